@@ -1,0 +1,25 @@
+"""User-facing errors: the CLI prints their message as one line, without a traceback."""
+
+
+class TTSError(Exception):
+    """An error whose message tells the user what is wrong and what to do."""
+
+
+class ConfigError(TTSError):
+    """A configuration value or component choice is invalid."""
+
+
+class CheckpointError(TTSError):
+    """A checkpoint file is missing, unreadable or of the wrong kind."""
+
+
+class InputError(TTSError):
+    """The text input is missing, empty or unreadable."""
+
+
+class DeviceError(TTSError):
+    """The requested device backend is unknown or unavailable."""
+
+
+class PluginError(TTSError):
+    """A plugin failed to load or misuses the hooks."""

@@ -1,0 +1,55 @@
+"""The ttsfw plugin API: every hook a plugin (built-in or installed) may implement.
+
+Registration hooks receive a ``register(name, factory, aliases=())`` callback. A factory is
+called as ``factory(cfg, context)`` with the component's config group node and a
+:class:`ttsfw.registry.BuildContext`, and returns the component.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ttsfw")
+hookimpl = pluggy.HookimplMarker("ttsfw")
+
+
+@hookspec
+def ttsfw_register_frontends(register):
+    """Register text frontends (:class:`ttsfw.stages.Frontend`)."""
+
+
+@hookspec
+def ttsfw_register_acoustic_models(register):
+    """Register acoustic models (:class:`ttsfw.stages.AcousticModel`)."""
+
+
+@hookspec
+def ttsfw_register_vocoders(register):
+    """Register vocoders (:class:`ttsfw.stages.Vocoder`)."""
+
+
+@hookspec
+def ttsfw_register_denoisers(register):
+    """Register denoisers (:class:`ttsfw.stages.Denoiser`); ``context.vocoder`` is built."""
+
+
+@hookspec
+def ttsfw_register_devices(register):
+    """Register device backends (:class:`ttsfw.devices.DeviceBackend`)."""
+
+
+@hookspec
+def ttsfw_config_search_path():
+    """Return a list of Hydra search paths (``pkg://...`` or ``file://...``) holding config
+    group files (e.g. ``vocoder/myvocoder.yaml``) that this plugin contributes."""
+
+
+@hookspec
+def ttsfw_before_write(utterance):
+    """Called with each finished :class:`ttsfw.pipeline.Utterance` before its audio is
+    written; may replace ``utterance.audio`` (post-processing)."""
+
+
+@hookspec
+def ttsfw_after_write(utterance, path):
+    """Called after an utterance's audio file is written to ``path`` (export, upload...)."""

@@ -1,0 +1,1 @@
+"""Neural models: acoustic models, vocoders, denoisers."""

@@ -1,0 +1,96 @@
+"""Component registry filled by the registration hooks: names, aliases, collisions, lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pluggy
+
+from .errors import ConfigError, PluginError
+
+#: component kind -> registration hook name
+KINDS: dict[str, str] = {
+    "frontend": "ttsfw_register_frontends",
+    "acoustic": "ttsfw_register_acoustic_models",
+    "vocoder": "ttsfw_register_vocoders",
+    "denoiser": "ttsfw_register_denoisers",
+    "device": "ttsfw_register_devices",
+}
+
+#: components known to live in separately installed packages: (kind, name) -> distribution
+KNOWN_PLUGINS: dict[tuple[str, str], str] = {
+    ("vocoder", "hifigan"): "ttsfw-hifigan",
+}
+
+Factory = Callable[..., Any]
+
+
+@dataclass
+class BuildContext:
+    """What a factory may use: the device backend, the precision and the stages built so far."""
+
+    device: Any = None
+    precision: str = "fp32"
+    frontend: Any = None
+    acoustic: Any = None
+    vocoder: Any = None
+
+
+@dataclass
+class Registration:
+    kind: str
+    name: str
+    factory: Factory
+    plugin: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass
+class Registry:
+    """All registered components, by kind and name (aliases resolve to the same entry)."""
+
+    entries: dict[str, dict[str, Registration]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+
+    @classmethod
+    def from_plugins(cls, pm: pluggy.PluginManager) -> "Registry":
+        registry = cls()
+        for kind, hook_name in KINDS.items():
+            for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                impl.function(register=registry._callback(kind, impl.plugin_name))
+        return registry
+
+    def _callback(self, kind: str, plugin: str) -> Callable[..., None]:
+        def register(name: str, factory: Factory, aliases: tuple[str, ...] | list[str] = ()) -> None:
+            entry = Registration(kind, name, factory, plugin, tuple(aliases))
+            for key in (name, *entry.aliases):
+                other = self.entries[kind].get(key)
+                if other is not None:
+                    raise PluginError(
+                        f"{kind} '{key}' is registered twice: by plugin '{other.plugin}' and "
+                        f"by plugin '{plugin}'; uninstall one or disable it with TTSFW_PLUGINS"
+                    )
+                self.entries[kind][key] = entry
+
+        return register
+
+    def names(self, kind: str) -> list[str]:
+        """Canonical names (no aliases) of every registered component of `kind`."""
+        return sorted({entry.name for entry in self.entries[kind].values()})
+
+    def get(self, kind: str, name: str) -> Registration:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            hint = ""
+            if (kind, name) in KNOWN_PLUGINS:
+                hint = f"; '{name}' comes with the plugin package {KNOWN_PLUGINS[kind, name]}: pip install {KNOWN_PLUGINS[kind, name]}"
+            raise ConfigError(
+                f"unknown {kind} '{name}'; available: {', '.join(self.names(kind)) or 'none'}{hint}"
+            ) from None
+
+    def build(self, kind: str, cfg: Any, context: BuildContext) -> Any:
+        """Build the component named ``cfg.name`` of `kind` from its config node."""
+        return self.get(kind, cfg.name).factory(cfg, context)

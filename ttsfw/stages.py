@@ -1,0 +1,64 @@
+"""Stage interfaces: the contracts every component (built-in or plugin) fulfils.
+
+Shapes are part of the contract. B = batch, T_in = input symbols, T_out = mel frames,
+N = audio samples. Every stage returns items in the caller's order, even when it sorts
+internally.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class Frontend:
+    """Text -> symbol ids."""
+
+    #: the symbol table (index = id)
+    symbols: Sequence[str] = ()
+
+    def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return `ids` LongTensor (B, T_in), zero-padded, and `lengths` LongTensor (B,)."""
+        raise NotImplementedError
+
+    def unspeakable(self, text: str) -> list[str]:
+        """Characters of `text` that this frontend cannot speak (default: none known)."""
+        return []
+
+
+class AcousticModel(nn.Module):
+    """Symbol ids -> mel spectrogram."""
+
+    n_mel_channels: int = 80
+    sample_rate: int = 22050
+    hop_length: int = 256
+
+    def infer(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,),
+        alignments (B, T_out, T_in). `generator` drives any sampling (None: global RNG)."""
+        raise NotImplementedError
+
+
+class Vocoder(nn.Module):
+    """Mel spectrogram -> waveform."""
+
+    n_mel_channels: int = 80
+    sample_rate: int = 22050
+    hop_length: int = 256
+
+    def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """mel (B, n_mel, T_out) -> audio (B, T_out * hop_length), float in [-1, 1].
+        `generator` drives any sampling (None: global RNG)."""
+        raise NotImplementedError
+
+
+class Denoiser(nn.Module):
+    """Waveform -> waveform, built from a vocoder."""
+
+    def forward(self, audio: torch.Tensor, strength: float) -> torch.Tensor:
+        """audio (B, N) -> audio (B, N)."""
+        raise NotImplementedError
