@@ -20,6 +20,11 @@ from .errors import CheckpointError
 _PREFIXES = ("module.1.", "module.")
 
 
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """Turn a config value (a path, ``~`` allowed) into the checkpoint file's path."""
+    return Path(spec).expanduser()
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
     """Load a checkpoint file safely (tensors, dicts, lists and primitives only)."""
     path = Path(path).expanduser()
