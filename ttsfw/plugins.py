@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ttsfw.models.tacotron2",
     "ttsfw.models.waveglow",
     "ttsfw.models.denoiser",
+    "ttsfw.models.griffinlim",
 )
 
 
