@@ -1,0 +1,95 @@
+"""Command line: ``python -m ttsfw [overrides...]`` (a Hydra app) and a few subcommands.
+
+    python -m ttsfw text="Hello there." vocoder=waveglow device=cpu
+    python -m ttsfw -m vocoder=waveglow,hifigan batch_size=1,4      # Hydra multirun
+    python -m ttsfw plugins                                         # installed plugins
+    python -m ttsfw convert SRC DST [--trust]                       # legacy WaveGlow pickles
+    python -m ttsfw download NAME                                   # fetch published weights
+
+Errors that the user can fix print one line (``ttsfw: error: ...``) and exit with status 1;
+set TTSFW_TRACEBACK=1 to see the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from .config import CONF_DIR, check_choices, register_search_path_plugin
+from .errors import TTSError
+
+
+def plugins_command(argv: list[str]) -> int:
+    """Print every loaded plugin with its distribution, version, hooks and components."""
+    from .plugins import plugin_infos
+
+    for info in plugin_infos():
+        print(f"{info.name}  ({info.distribution} {info.version})")
+        print(f"  hooks: {', '.join(info.hooks) or '-'}")
+        for kind, names in info.components.items():
+            print(f"  {kind}: {', '.join(names)}")
+    return 0
+
+
+def _lazy(target: str) -> Callable[[list[str]], int]:
+    module, func = target.split(":")
+    return lambda argv: getattr(importlib.import_module(module), func)(argv)
+
+
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "plugins": plugins_command,
+    "convert": _lazy("ttsfw.convert:main"),
+    "download": _lazy("ttsfw.store:main"),
+}
+
+MODES: dict[str, str] = {
+    "synth": "ttsfw.runner:synthesize_job",
+}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def app(cfg: DictConfig) -> None:
+    """The Hydra task: run the selected mode in this job's output directory."""
+    runtime = HydraConfig.get().runtime
+    choices = {k: v for k, v in runtime.choices.items() if not k.startswith("hydra/")}
+    mode = cfg.mode.name
+    if mode not in MODES:
+        fail(f"unknown mode '{mode}'; available: {', '.join(MODES)}")
+    module, func = MODES[mode].split(":")
+    job = getattr(importlib.import_module(module), func)
+    _report_errors(lambda: job(cfg, choices, Path(runtime.output_dir)))
+
+
+def fail(message: str) -> None:
+    print(f"ttsfw: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _report_errors(action: Callable[[], object]) -> object:
+    """Run `action`; user-fixable errors become one line on stderr and exit status 1."""
+    try:
+        return action()
+    except (TTSError, FloatingPointError) as exc:
+        if os.environ.get("TTSFW_TRACEBACK"):
+            raise
+        fail(str(exc))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    warnings.simplefilter("default")
+    if argv and argv[0] in SUBCOMMANDS:
+        sys.exit(_report_errors(lambda: SUBCOMMANDS[argv[0]](argv[1:])))
+    overrides = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
+    _report_errors(lambda: check_choices(overrides))
+    register_search_path_plugin()
+    sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
+    app()

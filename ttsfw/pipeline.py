@@ -1,0 +1,190 @@
+"""The pipeline: frontend -> acoustic model -> vocoder -> denoiser, on one device.
+
+    from ttsfw import Pipeline
+    tts = Pipeline.from_overrides(["vocoder=waveglow", "device=cpu"])
+    result = tts.synthesize(["Hello there.", "A second sentence."])
+    result.audio[0], result.sample_rate, result.timings
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from .config import compose_config
+from .errors import ConfigError, InputError
+from .plugins import get_registry
+from .registry import BuildContext
+from .timing import StageTimer
+
+
+@dataclass
+class Utterance:
+    """One synthesised input line. `audio` is float32 (N,) in [-1, 1]."""
+
+    index: int
+    text: str
+    audio: np.ndarray
+    sample_rate: int
+    mel: torch.Tensor | None = None  # (n_mel, T_out), CPU
+    alignment: torch.Tensor | None = None  # (T_out, T_in), CPU
+    hit_max_decoder_steps: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+@dataclass
+class SynthesisResult:
+    """Utterances in input order, the sample rate and per-stage seconds."""
+
+    utterances: list[Utterance]
+    sample_rate: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def audio(self) -> list[np.ndarray]:
+        return [u.audio for u in self.utterances]
+
+
+class Pipeline:
+    """Builds every stage from a composed config and runs texts through them."""
+
+    STAGES = ("frontend", "acoustic", "vocoder", "denoiser")
+
+    def __init__(self, cfg: DictConfig, choices: dict[str, str] | None = None):
+        self.cfg = cfg
+        self.choices = dict(choices or {})
+        registry = get_registry()
+        self.device = registry.build("device", cfg.device, BuildContext())
+        self.device.prepare()
+        self.device.check_precision(cfg.precision)
+        context = BuildContext(device=self.device, precision=cfg.precision)
+        context.frontend = registry.build("frontend", cfg.frontend, context)
+        context.acoustic = self._place(registry.build("acoustic", cfg.acoustic, context))
+        context.vocoder = self._place(registry.build("vocoder", cfg.vocoder, context))
+        check_compatible(context.acoustic, context.vocoder)
+        self.frontend = context.frontend
+        self.acoustic = context.acoustic
+        self.vocoder = context.vocoder
+        self.denoiser = self._place(registry.build("denoiser", cfg.denoiser, context))
+
+    @classmethod
+    def from_overrides(cls, overrides: Iterable[str] = ()) -> "Pipeline":
+        """Compose the config as ``python -m ttsfw OVERRIDES...`` would and build it."""
+        cfg, choices = compose_config(overrides)
+        return cls(cfg, choices)
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> "Pipeline":
+        return cls(cfg)
+
+    def _place(self, module: Any) -> Any:
+        if isinstance(module, torch.nn.Module):
+            module = module.to(self.device.device).eval()
+        return module
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.vocoder.sample_rate)
+
+    def synthesize(self, texts: list[str]) -> SynthesisResult:
+        """Speak every text; audio comes back in input order."""
+        timer = StageTimer(self.device)
+        utterances = [u for batch in self.iter_batches(texts, timer) for u in batch]
+        utterances.sort(key=lambda u: u.index)
+        return SynthesisResult(utterances, self.sample_rate, timer.as_dict())
+
+    def iter_batches(
+        self, texts: list[str], timer: StageTimer, indices: list[int] | None = None
+    ) -> Iterator[list[Utterance]]:
+        """Yield finished utterances batch by batch (longest inputs first).
+
+        `indices` are the caller's numbers for `texts` (default 0..n-1); utterances carry them.
+        """
+        if not texts:
+            raise InputError("no text to speak: the input is empty")
+        indices = list(range(len(texts))) if indices is None else list(indices)
+        with timer.stage("frontend"):
+            encoded = [self.frontend.encode([text])[0][0] for text in texts]
+        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
+        generator = self.device.generator(self.cfg.seed)
+        batch_size = int(self.cfg.batch_size)
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            ids = torch.nn.utils.rnn.pad_sequence([encoded[i] for i in rows], batch_first=True)
+            lengths = torch.tensor([len(encoded[i]) for i in rows])
+            batch = self._run_batch(ids, lengths, generator, timer)
+            yield [
+                self._utterance(indices[i], texts[i], row, batch, int(lengths[row]))
+                for row, i in enumerate(rows)
+            ]
+
+    @torch.inference_mode()
+    def _run_batch(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None, timer: StageTimer
+    ) -> dict[str, torch.Tensor]:
+        device = self.device.device
+        ids, lengths = ids.to(device), lengths.to(device)
+        with self.device.autocast(self.cfg.precision):
+            with timer.stage("acoustic"):
+                mel, mel_lengths, alignments = self.acoustic.infer(ids, lengths, generator=generator)
+            with timer.stage("vocoder"):
+                audio = self.vocoder.infer(mel, generator=generator)
+        audio = audio.float()
+        if self.denoiser is not None:
+            with timer.stage("denoiser"):
+                audio = self.denoiser(audio, float(self.cfg.denoiser.get("strength", 0.0)))
+        hit = getattr(self.acoustic, "hit_max_decoder_steps", None)
+        return {
+            "mel": mel.float().cpu(),
+            "mel_lengths": mel_lengths.cpu(),
+            "alignments": alignments.float().cpu(),
+            "audio": audio.cpu(),
+            "hit": hit.cpu() if isinstance(hit, torch.Tensor) else torch.zeros(len(ids), dtype=torch.bool),
+        }
+
+    def _utterance(self, index: int, text: str, row: int, batch: dict, in_length: int) -> Utterance:
+        frames = int(batch["mel_lengths"][row])
+        audio = batch["audio"][row, : frames * self.vocoder.hop_length].numpy()
+        check_finite(audio, "vocoder/denoiser", index)
+        if bool(batch["hit"][row]):
+            warnings.warn(
+                f"utterance {index + 1} reached max_decoder_steps "
+                f"({self.cfg.acoustic.get('max_decoder_steps')}); its audio is probably cut off: "
+                f"{text[:60]!r}",
+                stacklevel=2,
+            )
+        return Utterance(
+            index=index,
+            text=text,
+            audio=audio.astype(np.float32, copy=False),
+            sample_rate=self.sample_rate,
+            mel=batch["mel"][row, :, :frames],
+            alignment=batch["alignments"][row, :frames, :in_length],
+            hit_max_decoder_steps=bool(batch["hit"][row]),
+        )
+
+
+def check_compatible(acoustic: Any, vocoder: Any) -> None:
+    """The acoustic model's mels must be what the vocoder expects."""
+    for attribute in ("sample_rate", "hop_length", "n_mel_channels"):
+        a, v = getattr(acoustic, attribute, None), getattr(vocoder, attribute, None)
+        if a is not None and v is not None and int(a) != int(v):
+            raise ConfigError(
+                f"acoustic model and vocoder disagree on {attribute}: {a} vs {v}; "
+                f"choose a vocoder trained for this acoustic model's mels"
+            )
+
+
+def check_finite(values: np.ndarray, stage: str, index: int) -> None:
+    if not np.isfinite(values).all():
+        raise FloatingPointError(f"utterance {index + 1}: {stage} produced NaN or Inf")
