@@ -28,3 +28,30 @@ def golden() -> Path:
     if not GOLDEN.is_dir():
         pytest.fail(f"golden fixtures not found at {GOLDEN} (set TTSFW_GOLDEN)")
     return GOLDEN
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """The toy test plugin registered in-process (its config groups included)."""
+    from ttsfw import plugins
+
+    monkeypatch.syspath_prepend(str(REPO / "tests" / "toy_plugin"))
+    import ttsfw_toy
+
+    plugins.get_plugin_manager().register(ttsfw_toy, name="toy")
+    return ttsfw_toy
+
+
+TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]
+
+
+@pytest.fixture(scope="session")
+def plugin_venv(tmp_path_factory):
+    """A venv with the toy plugin and a plugin with a misspelled hook pip-installed."""
+    from plugin_env import PluginVenv, TOY_SOURCE, write_typo_plugin
+
+    root = tmp_path_factory.mktemp("plugin-venv")
+    env = PluginVenv(root / "venv")
+    env.pip_install(TOY_SOURCE)
+    env.pip_install(write_typo_plugin(root / "typo-src"))
+    return env

@@ -129,7 +129,7 @@ def plugin_infos() -> list[PluginInfo]:
     for name, plugin in pm.list_name_plugin():
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
         components = {
-            kind: sorted(e.name for e in registry.entries[kind].values() if e.plugin == name)
+            kind: sorted({e.name for e in registry.entries[kind].values() if e.plugin == name})
             for kind in KINDS
         }
         dist, ver = origins.get(name, ("?", "?"))

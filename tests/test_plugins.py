@@ -1,0 +1,91 @@
+"""Plugin system: registration hooks, collisions, entry-point discovery, TTSFW_PLUGINS."""
+
+from __future__ import annotations
+
+import pluggy
+import pytest
+
+from ttsfw import plugins
+from ttsfw.errors import ConfigError, PluginError
+from ttsfw.hookspecs import hookimpl
+from ttsfw.registry import BuildContext, Registry
+
+
+def test_builtins_register_through_the_hooks():
+    registry = plugins.get_registry()
+    assert registry.names("device") == ["auto", "cpu", "cuda", "mlu"]
+    assert registry.get("device", "gpu").name == "cuda"  # alias
+    assert registry.get("device", "cpu").plugin == "ttsfw.devices"
+
+
+def test_unknown_component_lists_the_available_ones():
+    with pytest.raises(ConfigError, match=r"unknown device 'tpu'; available: auto, cpu, cuda, mlu"):
+        plugins.get_registry().get("device", "tpu")
+
+
+def test_known_plugin_component_says_what_to_install():
+    with pytest.raises(ConfigError, match="pip install ttsfw-hifigan"):
+        Registry().get("vocoder", "hifigan")
+
+
+def test_name_collision_names_both_plugins():
+    class Dup:
+        @hookimpl
+        def ttsfw_register_devices(self, register):
+            register("cpu", lambda cfg, ctx: None)
+
+    plugins.get_plugin_manager().register(Dup(), name="dup")
+    with pytest.raises(PluginError, match="device 'cpu' is registered twice: by plugin 'ttsfw.devices' and by plugin 'dup'"):
+        plugins.get_registry()
+
+
+def test_factory_receives_config_and_context(toy):
+    from omegaconf import OmegaConf
+
+    acoustic = plugins.get_registry().build(
+        "acoustic", OmegaConf.create({"name": "toy_acoustic", "frames_per_symbol": 3}), BuildContext()
+    )
+    assert acoustic.frames_per_symbol == 3
+
+
+def test_plugin_infos_attribute_components(toy):
+    infos = {info.name: info for info in plugins.plugin_infos()}
+    assert infos["toy"].components == {"frontend": ["toy"], "acoustic": ["toy"], "vocoder": ["toy"]}
+    assert "ttsfw_config_search_path" in infos["toy"].hooks
+    assert infos["ttsfw.devices"].distribution == "ttsfw"
+    assert infos["ttsfw.devices"].components["device"] == ["auto", "cpu", "cuda", "mlu"]
+
+
+@pytest.mark.parametrize(
+    "value, expected", [(None, None), ("", set()), ("a, b", {"a", "b"})]
+)
+def test_env_var_parsing(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("TTSFW_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("TTSFW_PLUGINS", value)
+    assert plugins.allowed_plugins() == expected
+
+
+def test_entry_point_plugin_is_discovered_with_its_distribution(plugin_venv):
+    result = plugin_venv.ttsfw("plugins", plugins="toy")
+    assert result.returncode == 0, result.stderr
+    assert "toy  (ttsfw-toy 0.3.1)" in result.stdout
+    assert "  acoustic: toy" in result.stdout
+    assert "ttsfw.devices  (ttsfw " in result.stdout
+    assert "typo" not in result.stdout  # restricted by TTSFW_PLUGINS
+
+
+def test_env_var_disables_external_plugins(plugin_venv):
+    result = plugin_venv.ttsfw("plugins", plugins="")
+    assert result.returncode == 0, result.stderr
+    assert "ttsfw-toy" not in result.stdout and "ttsfw.devices" in result.stdout
+
+
+def test_misspelled_hook_is_a_clear_error_naming_the_plugin(plugin_venv):
+    result = plugin_venv.ttsfw("plugins")  # TTSFW_PLUGINS unset: every installed plugin loads
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "ttsfw: error: plugin 'typo' implements unknown hook(s) ttsfw_register_vocoder: misspelled? "
+        "known hooks: " + ", ".join(sorted(plugins._spec_names()))
+    ]
