@@ -1,0 +1,127 @@
+"""The CLI end to end, through a real entry-point plugin installed in a venv (toy components)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import soundfile as sf
+
+TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]
+
+
+@pytest.fixture
+def run(plugin_venv, tmp_path):
+    """Run ``python -m ttsfw`` with the toy plugin into tmp_path/out."""
+
+    def _run(*args: str, stdin: str | None = None, toy: bool = True):
+        extra = [*TOY] if toy else []
+        return plugin_venv.ttsfw(
+            *extra, f"hydra.run.dir={tmp_path / 'out'}", *args,
+            plugins="toy", cwd=tmp_path, stdin=stdin,
+        )
+
+    return _run
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_text_is_spoken_into_the_run_dir(run, tmp_path):
+    result = run("text=Hello there.")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    data, rate = sf.read(out / "0001.wav")
+    assert rate == 22050 and len(data) == len("Hello there.") * 2 * 256
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "complete"
+    assert metrics["completed"] == [1] and metrics["files"] == ["0001.wav"]
+    assert metrics["choices"]["vocoder"] == "toy" and metrics["choices"]["device"] == "cpu"
+    assert set(metrics["latency_seconds"]) == {"frontend", "acoustic", "vocoder"}
+    assert metrics["audio_seconds"] == pytest.approx(len(data) / 22050)
+    assert metrics["rtf"] > 0 and metrics["samples_per_second"] > 0
+    assert metrics["versions"]["plugins"]["toy"] == "ttsfw-toy 0.3.1"
+
+
+def test_input_file_lines_are_named_by_line_number(run, tmp_path):
+    (tmp_path / "book.txt").write_text("First line.\n\nThird line, longer than the first.\n")
+    result = run("input=book.txt", "batch_size=2", "format=flac")
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.glob("*.flac")) == ["0001.flac", "0003.flac"]
+    assert sf.info(out / "0003.flac").frames == len("Third line, longer than the first.") * 512
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["skipped_lines"] == [2] and metrics["completed"] == [1, 3]
+
+
+def test_stdin(run, tmp_path):
+    result = run("input=-", stdin="one\ntwo two\n")
+    assert result.returncode == 0, result.stderr
+    assert sf.info(tmp_path / "out" / "0002.wav").frames == len("two two") * 512
+
+
+def test_multirun_makes_one_run_dir_per_job(plugin_venv, tmp_path):
+    result = plugin_venv.ttsfw(
+        "-m", *TOY, "text=Sweep me.", "batch_size=1,2", "format=wav,flac",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", plugins="toy", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
+    assert [j.name for j in jobs] == ["0", "1", "2", "3"]
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert metrics["completed"] == [1]
+        assert (job / f"0001.{metrics['config']['format']}").is_file()
+    assert {json.loads((j / "metrics.json").read_text())["batch_size"] for j in jobs} == {1, 2}
+
+
+def test_help_lists_every_group_and_option(run):
+    result = run("--help", toy=False)
+    assert result.returncode == 0, result.stderr
+    assert "== Configuration groups ==" in result.stdout
+    for line in ("acoustic: tacotron2, toy", "device: auto, cpu, cuda, mlu", "mode: "):
+        assert line in result.stdout
+
+
+def test_cfg_job_prints_the_composed_config(run):
+    result = run("--cfg", "job", "batch_size=3")
+    assert result.returncode == 0, result.stderr
+    assert "batch_size: 3" in result.stdout and "vocoder:\n  name: toy\n  hop_length: 256" in result.stdout
+
+
+def test_shell_completion_offers_groups(plugin_venv, tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "COMP_LINE": "python -m ttsfw vocoder=", "TTSFW_PLUGINS": "toy"}
+    result = subprocess.run(
+        [plugin_venv.python, "-m", "ttsfw", "-sc", "query=bash"], env=env, text=True,
+        capture_output=True, cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "vocoder=toy" in result.stdout.split()
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["vocoder=nope"], "ttsfw: error: unknown vocoder 'nope'; available: "),
+        (["device=tpu"], "ttsfw: error: unknown device 'tpu'; available: auto, cpu, cuda, mlu"),
+        (["-m", "vocoder=toy,nope"], "ttsfw: error: unknown vocoder 'nope'"),
+        (["input=missing.txt"], "ttsfw: error: input file not found: missing.txt"),
+        (["text= "], "ttsfw: error: no text to speak"),
+        (["device=cuda"], "ttsfw: error: device=cuda requested but CUDA is not available"),
+        (["device=mlu"], "ttsfw: error: device=mlu requested but torch_mlu is not installed"),
+        (["format=mp3", "text=hi"], "ttsfw: error: unknown audio format 'mp3'; choose one of wav, flac"),
+    ],
+)
+def test_errors_are_one_clear_line(run, args, expected):
+    assert one_error_line(run(*args)).startswith(expected)
+
+
+def test_unknown_plugin_component_says_which_package(run):
+    line = one_error_line(run("vocoder=hifigan"))
+    assert "'hifigan' is provided by the plugin package ttsfw-hifigan (pip install ttsfw-hifigan)" in line
