@@ -52,6 +52,7 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
 
 MODES: dict[str, str] = {
     "synth": "ttsfw.runner:synthesize_job",
+    "bench": "ttsfw.bench:bench_job",
 }
 
 

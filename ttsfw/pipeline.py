@@ -112,7 +112,7 @@ class Pipeline:
             raise InputError("no text to speak: the input is empty")
         indices = list(range(len(texts))) if indices is None else list(indices)
         with timer.stage("frontend"):
-            encoded = [self.frontend.encode([text])[0][0] for text in texts]
+            encoded = self.encode_each(texts)
         order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
         generator = self.device.generator(self.cfg.seed)
         batch_size = int(self.cfg.batch_size)
@@ -122,16 +122,22 @@ class Pipeline:
             rows = order[start : start + batch_size]
             ids = torch.nn.utils.rnn.pad_sequence([encoded[i] for i in rows], batch_first=True)
             lengths = torch.tensor([len(encoded[i]) for i in rows])
-            batch = self._run_batch(ids, lengths, generator, timer)
+            batch = self.run_batch(ids, lengths, generator, timer)
             yield [
                 self._utterance(indices[i], texts[i], row, batch, int(lengths[row]))
                 for row, i in enumerate(rows)
             ]
 
+    def encode_each(self, texts: list[str]) -> list[torch.Tensor]:
+        """Symbol ids (T_in,) of every text, unpadded."""
+        return [self.frontend.encode([text])[0][0] for text in texts]
+
     @torch.inference_mode()
-    def _run_batch(
+    def run_batch(
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None, timer: StageTimer
     ) -> dict[str, torch.Tensor]:
+        """ids (B, T_in), lengths (B,) -> CPU tensors: mel (B, n_mel, T_out), mel_lengths (B,),
+        alignments (B, T_out, T_in), audio (B, T_out * hop), hit (B,) bool; timed per stage."""
         device = self.device.device
         ids, lengths = ids.to(device), lengths.to(device)
         with self.device.autocast(self.cfg.precision):

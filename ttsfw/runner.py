@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .audio_io import read_texts, write_audio
+from .errors import ConfigError
 from .pipeline import Pipeline, Utterance
 from .plugins import get_plugin_manager, plugin_infos
 from .timing import StageTimer
@@ -23,10 +24,15 @@ from .timing import StageTimer
 
 def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[str, Any]:
     """Speak every input line into `run_dir` (0001.wav, ... by line number) and write
-    metrics.json beside the audio. Blank lines are skipped and reported."""
+    metrics.json beside the audio. Blank lines are skipped and reported. With
+    ``num_shards=N shard=K`` only lines whose 0-based number is K modulo N are spoken."""
     run_dir.mkdir(parents=True, exist_ok=True)
     lines = read_texts(cfg.text, cfg.input, cfg.default_text)
-    indices = [i for i, line in enumerate(lines) if line.strip()]
+    shard, num_shards = int(cfg.shard), int(cfg.num_shards)
+    if not 0 <= shard < num_shards:
+        raise ConfigError(f"shard must be in 0..num_shards-1 (num_shards={num_shards}), got shard={shard}")
+    mine = range(shard, len(lines), num_shards)
+    indices = [i for i in mine if lines[i].strip()]
     width = max(4, len(str(len(lines))))
     pipeline = Pipeline(cfg, choices)
     hooks = get_plugin_manager().hook
@@ -70,7 +76,10 @@ def _metrics_header(cfg, choices, pipeline, lines, indices) -> dict[str, Any]:
     return {
         "status": "running",
         "utterances": len(indices),
-        "skipped_lines": [i + 1 for i, line in enumerate(lines) if not line.strip()],
+        "lines": len(lines),
+        "shard": int(cfg.shard),
+        "num_shards": int(cfg.num_shards),
+        "skipped_lines": [i + 1 for i in range(cfg.shard, len(lines), cfg.num_shards) if not lines[i].strip()],
         "choices": choices,
         "device": str(pipeline.device.device),
         "precision": cfg.precision,
