@@ -1,0 +1,61 @@
+"""Hydra composition: every group option composes; the conf tree is found from a source
+checkout and from a wheel installed into a fresh venv."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from ttsfw.config import CONF_DIR, COMPONENT_GROUPS, GROUPS, compose_config, group_options
+
+
+def test_conf_dir_is_the_source_checkout_tree():
+    assert CONF_DIR == REPO / "conf"
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_option_of_every_group_composes(group):
+    for option in group_options(group):
+        cfg, choices = compose_config([f"{group}={option}"])
+        assert choices[group] == option
+        if group in COMPONENT_GROUPS:
+            assert cfg[group].name, f"{group}/{option}.yaml must name its component"
+
+
+def test_component_groups_have_options():
+    for group in COMPONENT_GROUPS:
+        assert group_options(group), group
+
+
+def test_wheel_installed_in_a_fresh_venv_finds_its_config(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(wheels), str(REPO)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = wheels.glob("ttsfw-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", str(wheel)],
+        check=True, capture_output=True,
+    )
+    where = subprocess.run(
+        [python, "-c", "import ttsfw.config as c; print(c.CONF_DIR)"],
+        cwd=tmp_path, check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    assert Path(where).is_relative_to(env_dir), where  # the wheel's copy, not the checkout
+    assert (Path(where) / "config.yaml").is_file()
+    job = subprocess.run(
+        [python, "-m", "ttsfw", "--cfg", "job", "device=cpu"],
+        cwd=tmp_path, capture_output=True, text=True, env={"TTSFW_PLUGINS": "", "PATH": "/usr/bin:/bin"},
+    )
+    assert job.returncode == 0, job.stderr
+    assert "device:\n  name: cpu" in job.stdout
