@@ -37,10 +37,9 @@ def build_hifigan(cfg: Any, context: BuildContext) -> Generator:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.init_seed)
             model = Generator(**arch, n_mel_channels=cfg.n_mel_channels)
-            for block in [*model.ups, *model.resblocks]:  # jik876's init_weights
-                for module in block.modules():
-                    if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
-                        nn.init.normal_(module.weight, 0.0, 0.01)
+            for module in [*model.ups.modules(), *model.resblocks.modules()]:
+                if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
+                    nn.init.normal_(module.weight, 0.0, 0.01)  # jik876's init_weights
         return model
     path = resolve_checkpoint(cfg.checkpoint)
     config_json = path.parent / "config.json"
