@@ -1,1 +1,232 @@
-"""(placeholder: being written)"""
+"""Tacotron2 acoustic model (Shen et al. 2018), weight-compatible with NVIDIA's checkpoints.
+
+Inference follows NVIDIA DeepLearningExamples (DLE) ``Tacotron2.infer``: batched, with the
+attention mask, rows decoded longest first, per-item stop with DLE ``mel_lengths``; prenet
+dropout stays on. Items come back in the caller's order.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..checkpoints import load_checkpoint, resolve_checkpoint, unwrap
+from ..errors import ConfigError, InputError
+from ..hookspecs import hookimpl
+from ..registry import BuildContext
+from ..stages import AcousticModel
+from .tacotron2_layers import Decoder, Encoder, Postnet
+from .tacotron2_loading import architecture_from_tensors, check_state_dict
+
+#: options that change how the model decodes, not its weights: always taken from the ttsfw config
+BEHAVIOUR = ("max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout")
+#: DLE/NVIDIA constructor options that only matter in training: accepted and ignored
+TRAINING_ONLY = ("mask_padding", "p_attention_dropout", "p_decoder_dropout", "fp16_run")
+
+
+@dataclass(frozen=True)
+class Tacotron2Config:
+    """Constructor options, NVIDIA hparams names; the defaults are NVIDIA's published model."""
+
+    n_symbols: int = 148
+    symbols_embedding_dim: int = 512
+    encoder_kernel_size: int = 5
+    encoder_n_convolutions: int = 3
+    encoder_embedding_dim: int = 512
+    attention_rnn_dim: int = 1024
+    attention_dim: int = 128
+    attention_location_n_filters: int = 32
+    attention_location_kernel_size: int = 31
+    n_frames_per_step: int = 1
+    decoder_rnn_dim: int = 1024
+    prenet_dim: int = 256
+    postnet_embedding_dim: int = 512
+    postnet_kernel_size: int = 5
+    postnet_n_convolutions: int = 5
+    n_mel_channels: int = 80
+    max_decoder_steps: int = 2000
+    gate_threshold: float = 0.5
+    early_stopping: bool = True
+    prenet_dropout: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_frames_per_step != 1:
+            raise ConfigError(f"tacotron2: n_frames_per_step={self.n_frames_per_step} is not supported; "
+                              f"only 1 (as in every published NVIDIA model)")
+        if self.symbols_embedding_dim != self.encoder_embedding_dim:
+            raise ConfigError(f"tacotron2: symbols_embedding_dim ({self.symbols_embedding_dim}) must equal "
+                              f"encoder_embedding_dim ({self.encoder_embedding_dim})")
+        if self.max_decoder_steps < 1:
+            raise ConfigError(f"tacotron2: max_decoder_steps must be at least 1, got {self.max_decoder_steps}")
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> "Tacotron2Config":
+        """Read ttsfw config keys, DLE's 22 constructor kwargs or NVIDIA hparams.
+
+        DLE's ``decoder_no_early_stopping`` maps to ``early_stopping``; TRAINING_ONLY keys are ignored.
+        """
+        options = {k: v for k, v in options.items() if k not in TRAINING_ONLY}
+        if "decoder_no_early_stopping" in options:
+            options["early_stopping"] = not options.pop("decoder_no_early_stopping")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown tacotron2 option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**options)
+
+    def architecture(self) -> dict[str, Any]:
+        """The options that fix the weights' shapes."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in BEHAVIOUR}
+
+
+@dataclass
+class Tacotron2Output:
+    """Everything one inference produces; items in the caller's order."""
+
+    mel_postnet: torch.Tensor  # (B, n_mel, T_out) the model's output
+    mel_lengths: torch.Tensor  # (B,) int32 valid frames (stop frame excluded, DLE semantics)
+    alignments: torch.Tensor  # (B, T_out, T_in) attention weights, zero at padding
+    mel: torch.Tensor  # (B, n_mel, T_out) decoder output before the postnet
+    gate: torch.Tensor  # (B, T_out) stop-gate logits
+    encoder_outputs: torch.Tensor  # (B, T_in, encoder_embedding_dim), zero at padding
+    hit_max_steps: list[int]  # caller indices of items whose gate never fired within max_decoder_steps
+
+
+class MaxDecoderStepsWarning(UserWarning):
+    """Some items reached max_decoder_steps without the stop gate firing; ``items`` are caller indices."""
+
+    def __init__(self, items: list[int], max_steps: int):
+        self.items = items
+        self.max_steps = max_steps
+        super().__init__(
+            f"Tacotron2 reached max_decoder_steps={max_steps} without the stop gate firing for batch "
+            f"item(s) {items}: their speech is cut at {max_steps} frames (raise acoustic.max_decoder_steps "
+            f"for long sentences; a text without final punctuation may never stop)")
+
+
+class Tacotron2(AcousticModel):
+    """Symbol ids -> mel spectrogram; ``state_dict`` keys equal NVIDIA's (84 tensors full size)."""
+
+    def __init__(self, config: Tacotron2Config = Tacotron2Config()):
+        super().__init__()
+        c = config
+        self.config = config
+        self.n_mel_channels = c.n_mel_channels
+        self.embedding = nn.Embedding(c.n_symbols, c.symbols_embedding_dim)
+        bound = math.sqrt(3.0) * math.sqrt(2.0 / (c.n_symbols + c.symbols_embedding_dim))
+        nn.init.uniform_(self.embedding.weight, -bound, bound)
+        self.encoder = Encoder(c.encoder_n_convolutions, c.encoder_embedding_dim, c.encoder_kernel_size)
+        self.decoder = Decoder(c.n_mel_channels, c.encoder_embedding_dim, c.attention_rnn_dim,
+                               c.decoder_rnn_dim, c.prenet_dim, c.attention_dim,
+                               c.attention_location_n_filters, c.attention_location_kernel_size,
+                               prenet_dropout=c.prenet_dropout)
+        self.postnet = Postnet(c.n_mel_channels, c.postnet_embedding_dim, c.postnet_kernel_size,
+                               c.postnet_n_convolutions)
+        #: caller indices of the items the last `infer` cut at max_decoder_steps
+        self.last_hit_max_steps: list[int] = []
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, config: Tacotron2Config = Tacotron2Config(),
+                        n_symbols: int | None = None) -> "Tacotron2":
+        """Load a DLE/NGC, torch.hub or NVIDIA/tacotron2 file into an fp32 CPU model in eval mode.
+
+        The architecture comes from the file (its config, else its tensor shapes), the BEHAVIOUR
+        options from `config`. `n_symbols`, the frontend's symbol count, is checked if given.
+        """
+        state_dict, file_config = unwrap(load_checkpoint(path, map_location="cpu"), path)
+        architecture = architecture_from_tensors(state_dict, path)
+        built_from = "its tensor shapes"
+        if file_config:
+            architecture.update({k: file_config[k] for k in architecture if k in file_config})
+            built_from = "the file's config"
+        if n_symbols is not None:
+            architecture["n_symbols"] = n_symbols
+        model = cls(replace(config, **architecture))
+        check_state_dict(model.state_dict(), state_dict, path, built_from)
+        model.load_state_dict(state_dict, strict=False)  # copies cast fp16 files to fp32
+        return model.eval()
+
+    @torch.inference_mode()
+    def infer_full(self, ids: torch.Tensor, lengths: torch.Tensor,
+                   generator: torch.Generator | None = None) -> Tacotron2Output:
+        """ids (B, T_in), lengths (B,) -> every output, items in the caller's order.
+
+        Rows are decoded longest first (as DLE does, so seeded prenet draws match it).
+        `generator` (on the model's device) drives prenet dropout; None = the global RNG.
+        """
+        self._check_inputs(ids, lengths)
+        lengths = lengths.to(ids.device)
+        order = torch.argsort(lengths, descending=True, stable=True)
+        restore = torch.argsort(order)
+        lengths = lengths[order]
+        width = int(lengths[0])
+        memory = self.encoder(self.embedding(ids[order, :width]).transpose(1, 2), lengths)
+        pad_mask = torch.arange(width, device=ids.device) >= lengths.unsqueeze(1)
+        c = self.config
+        out = self.decoder(memory, pad_mask, c.max_decoder_steps, c.gate_threshold,
+                           c.early_stopping, generator)
+        mel_postnet = out.mel + self.postnet(out.mel)
+        extra = ids.size(1) - width
+        mel_lengths = out.mel_lengths[restore]
+        hit = (mel_lengths == c.max_decoder_steps).nonzero().flatten().tolist()
+        self.last_hit_max_steps = hit
+        if hit and c.early_stopping:
+            warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps), stacklevel=3)
+        return Tacotron2Output(
+            mel_postnet=mel_postnet[restore], mel_lengths=mel_lengths,
+            alignments=F.pad(out.alignments, (0, extra))[restore], mel=out.mel[restore],
+            gate=out.gate[restore], encoder_outputs=F.pad(memory, (0, 0, 0, extra))[restore],
+            hit_max_steps=hit)
+
+    def infer(self, ids: torch.Tensor, lengths: torch.Tensor,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
+        alignments (B, T_out, T_in). Items whose gate never fired are listed in
+        ``last_hit_max_steps`` (and warned about when early stopping is on)."""
+        out = self.infer_full(ids, lengths, generator)
+        return out.mel_postnet, out.mel_lengths, out.alignments
+
+    def _check_inputs(self, ids: torch.Tensor, lengths: torch.Tensor) -> None:
+        if ids.dim() != 2 or lengths.shape != ids.shape[:1]:
+            raise ValueError(f"Tacotron2.infer expects ids (B, T_in) and lengths (B,), "
+                             f"got {tuple(ids.shape)} and {tuple(lengths.shape)}")
+        if ids.numel() == 0 or int(lengths.min()) < 1:
+            raise InputError("Tacotron2 cannot speak an empty text: every item needs at least one symbol")
+        if int(lengths.max()) > ids.size(1):
+            raise ValueError(f"a length exceeds the {ids.size(1)} columns of ids")
+        if int(ids.max()) >= self.config.n_symbols or int(ids.min()) < 0:
+            raise InputError(f"symbol ids must lie in [0, {self.config.n_symbols}) for this model, got "
+                             f"{int(ids.min())}..{int(ids.max())}: the frontend and the checkpoint use "
+                             f"different symbol tables")
+
+
+def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
+    """Factory for the ``acoustic: {name: tacotron2, checkpoint: ..., ...}`` config node."""
+    options = dict(cfg)
+    options.pop("name", None)
+    checkpoint = options.pop("checkpoint", None)
+    init_seed = options.pop("init_seed", 0)
+    config = Tacotron2Config.from_mapping(options)
+    if checkpoint is None:
+        raise ConfigError("acoustic.checkpoint is not set: set acoustic.checkpoint=PATH (a Tacotron2 .pt "
+                          "file, or a model-store name), or acoustic.checkpoint=random for random weights")
+    if str(checkpoint) == "random":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(init_seed))
+            return Tacotron2(config).eval()
+    symbols = getattr(context.frontend, "symbols", None)
+    return Tacotron2.from_checkpoint(resolve_checkpoint(checkpoint), config,
+                                     n_symbols=len(symbols) if symbols else None)
+
+
+@hookimpl
+def ttsfw_register_acoustic_models(register):
+    register("tacotron2", build_tacotron2)
