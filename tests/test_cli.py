@@ -86,8 +86,8 @@ def test_help_lists_every_group_and_option(run):
         assert line in result.stdout
 
 
-def test_cfg_job_prints_the_composed_config(run):
-    result = run("--cfg", "job", "batch_size=3")
+def test_cfg_job_prints_the_composed_config(plugin_venv, tmp_path):
+    result = plugin_venv.ttsfw("--cfg", "job", *TOY, "batch_size=3", plugins="toy", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "batch_size: 3" in result.stdout and "vocoder:\n  name: toy\n  hop_length: 256" in result.stdout
 
@@ -96,7 +96,8 @@ def test_shell_completion_offers_groups(plugin_venv, tmp_path):
     import os
     import subprocess
 
-    env = {**os.environ, "COMP_LINE": "python -m ttsfw vocoder=", "TTSFW_PLUGINS": "toy"}
+    # Hydra's completion parses the line of the `ttsfw` console script (not `python -m`)
+    env = {**os.environ, "COMP_LINE": "ttsfw vocoder=", "TTSFW_PLUGINS": "toy"}
     result = subprocess.run(
         [plugin_venv.python, "-m", "ttsfw", "-sc", "query=bash"], env=env, text=True,
         capture_output=True, cwd=tmp_path, stdin=subprocess.DEVNULL,

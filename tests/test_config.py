@@ -43,19 +43,20 @@ def test_wheel_installed_in_a_fresh_venv_finds_its_config(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    clean_env = {"TTSFW_PLUGINS": "", "PATH": "/usr/bin:/bin"}  # no PYTHONPATH: the venv's own ttsfw
     subprocess.run(
         [python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", str(wheel)],
         check=True, capture_output=True,
     )
     where = subprocess.run(
         [python, "-c", "import ttsfw.config as c; print(c.CONF_DIR)"],
-        cwd=tmp_path, check=True, capture_output=True, text=True,
+        cwd=tmp_path, check=True, capture_output=True, text=True, env=clean_env,
     ).stdout.strip()
     assert Path(where).is_relative_to(env_dir), where  # the wheel's copy, not the checkout
     assert (Path(where) / "config.yaml").is_file()
     job = subprocess.run(
         [python, "-m", "ttsfw", "--cfg", "job", "device=cpu"],
-        cwd=tmp_path, capture_output=True, text=True, env={"TTSFW_PLUGINS": "", "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path, capture_output=True, text=True, env=clean_env,
     )
     assert job.returncode == 0, job.stderr
     assert "device:\n  name: cpu" in job.stdout

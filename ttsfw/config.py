@@ -93,7 +93,7 @@ def check_choices(overrides: Iterable[str]) -> None:
                     package = KNOWN_PLUGINS[group, value]
                     hint = f"; '{value}' is provided by the plugin package {package} (pip install {package})"
                 raise ConfigError(
-                    f"unknown {group} '{value}'; available: {', '.join(options) or 'none'}{hint}"
+                    f"unknown {group} '{value}'; available: {', '.join(options) or '(none registered)'}{hint}"
                 )
 
 

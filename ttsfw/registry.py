@@ -88,7 +88,7 @@ class Registry:
             if (kind, name) in KNOWN_PLUGINS:
                 hint = f"; '{name}' comes with the plugin package {KNOWN_PLUGINS[kind, name]}: pip install {KNOWN_PLUGINS[kind, name]}"
             raise ConfigError(
-                f"unknown {kind} '{name}'; available: {', '.join(self.names(kind)) or 'none'}{hint}"
+                f"unknown {kind} '{name}'; available: {', '.join(self.names(kind)) or '(none registered)'}{hint}"
             ) from None
 
     def build(self, kind: str, cfg: Any, context: BuildContext) -> Any:
