@@ -80,12 +80,12 @@ class EnglishFrontend(Frontend):
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """texts -> ids LongTensor (B, T_in) zero-padded, lengths LongTensor (B,), caller order."""
         sequences = []
-        for number, text in enumerate(texts, start=1):
+        for text in texts:
             encoding = self._encode(text)
             if encoding.unspeakable:
-                self._report(number, text, encoding.unspeakable)
+                self._report(text, encoding.unspeakable)
             if not encoding.ids:
-                raise InputError(f"text {number} ({text!r:.60}) has nothing to speak; remove it")
+                raise InputError(f"text {_preview(text)} has nothing to speak; remove it")
             sequences.append(encoding.ids)
         lengths = torch.tensor([len(ids) for ids in sequences], dtype=torch.long)
         longest = max((len(ids) for ids in sequences), default=0)
@@ -94,15 +94,15 @@ class EnglishFrontend(Frontend):
             padded[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         return padded, lengths
 
-    def _report(self, number: int, text: str, unspeakable: list[str]) -> None:
+    def _report(self, text: str, unspeakable: list[str]) -> None:
         listed = ", ".join(_describe(item) for item in unspeakable)
         if self.strict:
             raise InputError(
-                f"text {number} ({text!r:.60}) has what cannot be spoken: {listed}; write it in "
-                "words, or set frontend.strict=false to drop it with a warning"
+                f"text {_preview(text)} has what cannot be spoken: {listed}; write it in words, "
+                "or set frontend.strict=false to drop it with a warning"
             )
         warnings.warn(
-            f"text {number} ({text!r:.60}): dropping what cannot be spoken: {listed}; "
+            f"text {_preview(text)}: dropping what cannot be spoken: {listed}; "
             "write it in words to have it spoken",
             UnspeakableTextWarning,
             stacklevel=3,
@@ -140,6 +140,10 @@ class EnglishFrontend(Frontend):
                 encoding.ids.append(SYMBOL_TO_ID[symbol])
             else:
                 encoding.drop(f"{{{phoneme}}}")
+
+
+def _preview(text: str, limit: int = 50) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _describe(item: str) -> str:
