@@ -149,13 +149,13 @@ class Pipeline:
         if self.denoiser is not None:
             with timer.stage("denoiser"):
                 audio = self.denoiser(audio, float(self.cfg.denoiser.get("strength", 0.0)))
-        hit = getattr(self.acoustic, "hit_max_decoder_steps", None)
+        hit = set(getattr(self.acoustic, "last_hit_max_steps", None) or ())
         return {
             "mel": mel.float().cpu(),
             "mel_lengths": mel_lengths.cpu(),
             "alignments": alignments.float().cpu(),
             "audio": audio.cpu(),
-            "hit": hit.cpu() if isinstance(hit, torch.Tensor) else torch.zeros(len(ids), dtype=torch.bool),
+            "hit": torch.tensor([row in hit for row in range(len(ids))]),
         }
 
     def _utterance(self, index: int, text: str, row: int, batch: dict, in_length: int) -> Utterance:

@@ -34,6 +34,8 @@ class AcousticModel(nn.Module):
     n_mel_channels: int = 80
     sample_rate: int = 22050
     hop_length: int = 256
+    #: batch rows (caller order) that the last `infer` cut at its step limit
+    last_hit_max_steps: Sequence[int] = ()
 
     def infer(
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
