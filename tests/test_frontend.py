@@ -110,6 +110,11 @@ def test_numbers_too_big_for_inflect_are_read_digit_by_digit(golden, translitera
     assert spoken(frontend, "$" + "2" * 5000).startswith("two two two")  # past int()'s limit
 
 
+def test_stray_commas_in_dollar_amounts_do_not_crash():
+    """The reference raises ValueError from int(",5") on these."""
+    assert english_cleaners("$,5 and $1,.5") == "five dollars and one dollar, five cents"
+
+
 def test_english_cleaners():
     text = "Dr. Smith paid $3.50 on Jan 1st, 1998 at 10:30."
     expected = "doctor smith paid three dollars, fifty cents on jan first, nineteen ninety-eight at ten:thirty."

@@ -32,14 +32,19 @@ def _spell_digits(digits: str) -> str:
     return " ".join(_DIGIT_NAMES[int(digit)] for digit in digits)
 
 
+def _whole_number(digits: str) -> str:
+    """"0012" -> "12", "0" -> "": leading zeros go as with int(), but without int()'s 4300-digit
+    limit; stray commas ("$,5", "$1,.5": the reference crashes on them) are ignored."""
+    return digits.replace(",", "").lstrip("0")
+
+
 def _dollars(match: re.Match) -> str:
     amount = match.group(1)
     parts = amount.split(".")
     if len(parts) > 2:
         return f"{amount} dollars"  # not an amount: "$1.2.3" -> "1.2.3 dollars"
-    # leading zeros stripped as int() would, without int()'s 4300-digit limit
-    dollars = parts[0].lstrip("0")
-    cents = parts[1].lstrip("0") if len(parts) > 1 else ""
+    dollars = _whole_number(parts[0])
+    cents = _whole_number(parts[1]) if len(parts) > 1 else ""
     dollar_unit = "dollar" if dollars == "1" else "dollars"
     cent_unit = "cent" if cents == "1" else "cents"
     if dollars and cents:
