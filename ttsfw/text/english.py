@@ -1,13 +1,15 @@
 """The English frontend: ``english_cleaners`` + the 148-symbol table of NVIDIA's Tacotron2.
 
 Text may embed ARPAbet phonemes in braces: "Turn left on {HH AW1 S S T AH0 N} Street."
-Ids equal the reference ``text_to_sequence`` (DLE / NVIDIA/tacotron2), with two differences:
+Ids equal the reference ``text_to_sequence`` (DLE / NVIDIA/tacotron2), quirks included (an
+underscore is encoded as the pad id 0, as there), with these differences:
 
 - nothing is dropped silently: what cannot be spoken is listed by :meth:`unspeakable`,
   reported by :meth:`encode` with an :class:`UnspeakableTextWarning`, or refused with an
   InputError when ``strict`` is set;
 - a newline after an ARPAbet group no longer loses the rest of the text (the reference regex
-  does not cross newlines); ``reference_quirks=True`` restores that behaviour.
+  does not cross newlines); ``reference_quirks=True`` restores that behaviour;
+- inputs on which the reference raises (huge numbers, "$,5") are spoken (see ``numbers``).
 """
 
 from __future__ import annotations

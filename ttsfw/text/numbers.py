@@ -1,8 +1,10 @@
 """Numbers to words, as NVIDIA's ``english_cleaners`` does it (regex passes + inflect).
 
 The words come from inflect and depend on its version (the golden ids are for inflect 7.6.0).
-Unlike the reference, numbers too big for inflect (more than 36 digits) do not raise: they are
-read digit by digit ("one zero zero ...").
+Unlike the reference this never raises: numbers too big for inflect (more than 36 digits) are
+read digit by digit ("one zero zero ..."), stray commas in dollar amounts ("$,5") are ignored.
+The reference's "£N -> N pounds" pass is left out: it never fires, since transliteration has
+already removed or rewritten "£".
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ def _spell_digits(digits: str) -> str:
 
 
 def _whole_number(digits: str) -> str:
-    """"0012" -> "12", "0" -> "": leading zeros go as with int(), but without int()'s 4300-digit
-    limit; stray commas ("$,5", "$1,.5": the reference crashes on them) are ignored."""
+    """"0012" -> "12", "0" -> "" (as int() would, without its 4300-digit limit); stray commas
+    go ("$,5", "$1,.5": int() raises on them in the reference)."""
     return digits.replace(",", "").lstrip("0")
 
 
