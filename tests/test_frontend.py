@@ -117,7 +117,9 @@ def test_stray_commas_in_dollar_amounts_do_not_crash():
 
 def test_english_cleaners():
     text = "Dr. Smith paid $3.50 on Jan 1st, 1998 at 10:30."
-    expected = "doctor smith paid three dollars, fifty cents on jan first, nineteen ninety-eight at ten:thirty."
+    expected = (
+        "doctor smith paid three dollars, fifty cents on jan first, nineteen ninety-eight at ten:thirty."
+    )
     assert english_cleaners(text, "dle") == english_cleaners(text, "unidecode") == expected
 
 
@@ -250,7 +252,8 @@ def test_registered_factory_reads_the_config():
 
 
 def test_bad_options_are_config_errors():
-    with pytest.raises(ConfigError, match=r"^unknown frontend.transliterator 'ascii'; choose one of: dle, unidecode$"):
+    unknown = r"^unknown frontend.transliterator 'ascii'; choose one of: dle, unidecode$"
+    with pytest.raises(ConfigError, match=unknown):
         build(transliterator="ascii")
     with pytest.raises(ConfigError, match=r"^frontend.strict must be true or false, got 'yes'$"):
         build(strict="yes")
