@@ -7,38 +7,13 @@ Tacotron2 mels are made with), then phase recovery by the fast Griffin-Lim itera
 
 from __future__ import annotations
 
-import math
-
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..audio.stft import slaney_mel_basis
 from ..errors import ConfigError
 from ..hookspecs import hookimpl
 from ..stages import Vocoder
-
-
-def mel_basis(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
-    """Slaney-scale, Slaney-normalised triangular filters (n_mels, n_fft // 2 + 1), librosa's default."""
-
-    def hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
-        linear = hz * 3.0 / 200.0
-        log = 15.0 + torch.log(hz.clamp(min=1000.0) / 1000.0) / (math.log(6.4) / 27.0)
-        return torch.where(hz >= 1000.0, log, linear)
-
-    def mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
-        linear = mel * 200.0 / 3.0
-        log = 1000.0 * torch.exp((math.log(6.4) / 27.0) * (mel - 15.0))
-        return torch.where(mel >= 15.0, log, linear)
-
-    fft_hz = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
-    limits = hz_to_mel(torch.tensor([fmin, fmax], dtype=torch.float64))
-    edges = mel_to_hz(torch.linspace(limits[0], limits[1], n_mels + 2, dtype=torch.float64))
-    widths = edges.diff()
-    ramps = edges[:, None] - fft_hz[None, :]
-    rising = -ramps[:-2] / widths[:-1, None]
-    falling = ramps[2:] / widths[1:, None]
-    weights = torch.minimum(rising, falling).clamp(min=0)
-    return (weights * (2.0 / (edges[2:] - edges[:-2]))[:, None]).float()
 
 
 class GriffinLim(Vocoder):
@@ -69,8 +44,8 @@ class GriffinLim(Vocoder):
         self.n_iter, self.momentum, self.power = n_iter, momentum, power
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
         self.n_mel_channels = n_mel_channels
-        basis = mel_basis(sample_rate, n_fft, n_mel_channels, mel_fmin, mel_fmax).double()
-        self.register_buffer("inverse_basis", torch.linalg.pinv(basis).float(), persistent=False)
+        basis = torch.from_numpy(slaney_mel_basis(sample_rate, n_fft, n_mel_channels, mel_fmin, mel_fmax))
+        self.register_buffer("inverse_basis", torch.linalg.pinv(basis.double()).float(), persistent=False)
         self.register_buffer("window", torch.hann_window(win_length), persistent=False)
 
     def magnitudes(self, mel: torch.Tensor) -> torch.Tensor:
