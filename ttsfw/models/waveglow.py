@@ -1,1 +1,386 @@
-"""(placeholder: being written)"""
+"""WaveGlow (Prenger, Valle & Catanzaro 2019): a flow-based vocoder, weight-compatible with
+NVIDIA's DeepLearningExamples (DLE) and NVIDIA/waveglow checkpoints.
+
+The model is kept in its inference form: weight norm folded into plain ``weight`` tensors and
+the per-layer conditioning convolutions of a WN fused into one ``cond_layer`` (NVIDIA glow.py's
+layout; one matrix product per flow instead of n_layers). Both reference layouts load exactly
+(weight norm is per output channel, so folding and concatenating commute); `reference_state_dict`
+writes either layout back. Sizes are read from tensor shapes, never from flags or file configs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checkpoints import load_checkpoint, resolve_checkpoint, unwrap
+from ..errors import CheckpointError, ConfigError
+from ..hookspecs import hookimpl
+from ..registry import BuildContext
+from ..stages import Vocoder
+
+#: convolutions that carry weight norm in the reference checkpoints (inference-form key names)
+WEIGHT_NORMED = re.compile(r"^WN\.\d+\.(start|cond_layer|in_layers\.\d+|res_skip_layers\.\d+)\.weight$")
+_COND_LAYERS = re.compile(r"^(WN\.\d+\.)cond_layers\.(\d+)\.(weight|bias)$")
+
+
+@dataclass(frozen=True)
+class WaveGlowConfig:
+    """Architecture (the reference constructor's names; WN_config flattened).
+
+    Defaults are NVIDIA's published model with DLE's 512 WN channels (NVIDIA/waveglow: 256).
+    """
+
+    n_mel_channels: int = 80
+    n_flows: int = 12
+    n_group: int = 8
+    n_early_every: int = 4
+    n_early_size: int = 2
+    n_layers: int = 8
+    kernel_size: int = 3
+    n_channels: int = 512
+
+    def __post_init__(self) -> None:
+        if self.n_group % 2 or self.n_early_size % 2:
+            raise ConfigError(f"waveglow: n_group ({self.n_group}) and n_early_size ({self.n_early_size}) must be even")
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(f"waveglow: kernel_size must be odd, got {self.kernel_size}")
+        if min(self.n_flows, self.n_layers, self.n_channels, self.n_early_every, self.n_mel_channels) < 1:
+            raise ConfigError(f"waveglow: sizes must be positive, got {asdict(self)}")
+        if self.n_remaining_channels < 2:
+            raise ConfigError(
+                f"waveglow: n_group={self.n_group} leaves {self.n_remaining_channels} channel(s) after "
+                f"early outputs of {self.n_early_size} every {self.n_early_every} of {self.n_flows} flows"
+            )
+
+    @property
+    def n_remaining_channels(self) -> int:
+        """Channels left after the last early output (what the initial noise z fills)."""
+        return self.n_group - self.n_early_size * ((self.n_flows - 1) // self.n_early_every)
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> "WaveGlowConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown waveglow option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**{key: int(value) for key, value in options.items()})
+
+    @classmethod
+    def from_state_dict(cls, tensors: Mapping[str, torch.Tensor]) -> "WaveGlowConfig":
+        """Read the sizes off an inference-form state dict (see `inference_state_dict`)."""
+
+        def shape(key: str) -> torch.Size:
+            if key not in tensors:
+                sample = ", ".join(list(tensors)[:4])
+                raise CheckpointError(f"not a WaveGlow checkpoint: no '{key}' (keys start: {sample})")
+            return tensors[key].shape
+
+        shape("convinv.0.conv.weight")
+        sizes = [tensors[f"convinv.{k}.conv.weight"].shape[0] for k in range(_count(tensors, "convinv.{}.conv.weight"))]
+        drops = [k for k in range(1, len(sizes)) if sizes[k] != sizes[0]]
+        in_layer = shape("WN.0.in_layers.0.weight")
+        try:
+            return cls(
+                n_mel_channels=shape("upsample.weight")[0],
+                n_flows=len(sizes),
+                n_group=sizes[0],
+                n_early_every=drops[0] if drops else len(sizes),
+                n_early_size=sizes[0] - sizes[drops[0]] if drops else 0,
+                n_layers=_count(tensors, "WN.0.in_layers.{}.weight"),
+                kernel_size=in_layer[2],
+                n_channels=shape("WN.0.start.weight")[0],
+            )
+        except ConfigError as exc:
+            raise CheckpointError(f"not a usable WaveGlow checkpoint: {exc}") from None
+
+
+def _count(tensors: Mapping[str, Any], pattern: str) -> int:
+    n = 0
+    while pattern.format(n) in tensors:
+        n += 1
+    return n
+
+
+class Invertible1x1Conv(nn.Module):
+    """Invertible 1x1 convolution W (c, c). Inference applies W^-1 to z (B, c, L).
+
+    W^-1 is a (non-persistent) buffer, recomputed whenever the weights are loaded or moved
+    (``.to(device/dtype)``), always on CPU in float32 or wider: it stays exact under ``.half()``.
+    """
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = nn.Conv1d(c, c, kernel_size=1, bias=False)
+        if not self.conv.weight.is_meta:  # a random orthonormal W with det +1, as the reference
+            w = torch.linalg.qr(torch.randn(c, c))[0]
+            if torch.det(w) < 0:
+                w[:, 0] = -w[:, 0]
+            self.conv.weight.data = w.unsqueeze(-1).contiguous()
+        self.register_buffer("W_inverse", torch.empty(c, c, 1), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _: module.invert())
+        self.invert()
+
+    def invert(self) -> None:
+        """(Re)compute `W_inverse` from the weight."""
+        weight = self.conv.weight.detach().squeeze(-1)
+        dtype = torch.promote_types(weight.dtype, torch.float32)
+        if weight.is_meta:  # built empty before a checkpoint is assigned: done after loading
+            inverse = torch.empty_like(weight, dtype=dtype)
+        else:
+            inverse = torch.linalg.inv_ex(weight.cpu().to(dtype))[0].to(weight.device)
+        self.W_inverse = inverse.unsqueeze(-1)
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        self.invert()
+        return self
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, c, L) -> W^-1 z (B, c, L), in W_inverse's dtype even under autocast."""
+        with torch.autocast(z.device.type, enabled=False):
+            return F.conv1d(z, self.W_inverse)
+
+
+class WN(nn.Module):
+    """Non-causal WaveNet of one affine coupling: audio half (B, n_in, L) and conditioning
+    (B, n_cond, L) -> (B, 2 * n_in, L) = [b; log s]. Dilation doubles each layer."""
+
+    def __init__(self, n_in: int, n_cond: int, n_layers: int, n_channels: int, kernel_size: int):
+        super().__init__()
+        self.n_layers, self.n_channels = n_layers, n_channels
+        self.start = nn.Conv1d(n_in, n_channels, 1)
+        self.cond_layer = nn.Conv1d(n_cond, 2 * n_channels * n_layers, 1)
+        self.in_layers = nn.ModuleList(
+            nn.Conv1d(n_channels, 2 * n_channels, kernel_size, dilation=2**i, padding=(kernel_size - 1) * 2**i // 2)
+            for i in range(n_layers)
+        )
+        self.res_skip_layers = nn.ModuleList(
+            nn.Conv1d(n_channels, 2 * n_channels if i < n_layers - 1 else n_channels, 1) for i in range(n_layers)
+        )
+        self.end = nn.Conv1d(n_channels, 2 * n_in, 1)
+        if not self.end.weight.is_meta:  # zero: every coupling starts as the identity
+            nn.init.zeros_(self.end.weight)
+            nn.init.zeros_(self.end.bias)
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        channels = self.n_channels
+        audio = self.start(audio)
+        cond = self.cond_layer(cond)
+        skip = 0
+        for i, (in_layer, res_skip_layer) in enumerate(zip(self.in_layers, self.res_skip_layers)):
+            acts = in_layer(audio) + cond[:, 2 * channels * i : 2 * channels * (i + 1)]
+            acts = torch.tanh(acts[:, :channels]) * torch.sigmoid(acts[:, channels:])
+            res_skip = res_skip_layer(acts)
+            if i < self.n_layers - 1:
+                audio = res_skip[:, :channels] + audio
+                res_skip = res_skip[:, channels:]
+            skip = skip + res_skip
+        return self.end(skip)
+
+
+class WaveGlow(Vocoder):
+    """mel (B, n_mel, T) -> audio (B, 256 * T), by running the flows backwards on noise.
+
+    `sigma` scales the noise (0.6 by default; 0 gives the mean, deterministic audio). The
+    flows run in the model's dtype (or under autocast), the affine steps and W^-1 in float32
+    or wider.
+    """
+
+    sample_rate = 22050
+    hop_length = 256
+    upsample_kernel = 1024
+
+    def __init__(self, config: WaveGlowConfig = WaveGlowConfig(), sigma: float = 0.6):
+        super().__init__()
+        self.config, self.sigma = config, sigma
+        self.n_mel_channels = config.n_mel_channels
+        n_cond = config.n_mel_channels * config.n_group
+        self.upsample = nn.ConvTranspose1d(
+            config.n_mel_channels, config.n_mel_channels, self.upsample_kernel, stride=self.hop_length
+        )
+        self.WN, self.convinv = nn.ModuleList(), nn.ModuleList()
+        n_remaining = config.n_group
+        for k in range(config.n_flows):
+            if self.has_early_output(k):
+                n_remaining -= config.n_early_size
+            self.convinv.append(Invertible1x1Conv(n_remaining))
+            self.WN.append(WN(n_remaining // 2, n_cond, config.n_layers, config.n_channels, config.kernel_size))
+
+    def has_early_output(self, k: int) -> bool:
+        """Whether flow k splits off n_early_size channels (its noise enters after it, in infer)."""
+        return k > 0 and k % self.config.n_early_every == 0
+
+    @classmethod
+    def from_state_dict(cls, tensors: Mapping[str, torch.Tensor], source: str = "state dict") -> "WaveGlow":
+        """Build from reference tensors (DLE or NVIDIA layout, weight norm folded or not)."""
+        tensors = inference_state_dict(tensors, source)
+        with torch.device("meta"):
+            model = cls(WaveGlowConfig.from_state_dict(tensors))
+        try:
+            model.load_state_dict(tensors, assign=True)
+        except RuntimeError as exc:
+            detail = " ".join(str(exc).split())[:400]
+            raise CheckpointError(f"{source}: tensors do not fit a WaveGlow: {detail}") from None
+        return model.eval()
+
+    def condition(self, mel: torch.Tensor) -> torch.Tensor:
+        """mel (B, n_mel, T) -> upsampled, grouped conditioning (B, n_mel * n_group, 256 * T / n_group)."""
+        group = self.config.n_group
+        cond = self.upsample(mel.to(self.upsample.weight.dtype))[:, :, : mel.size(2) * self.hop_length]
+        cond = cond.unfold(2, group, group).permute(0, 2, 1, 3)
+        return cond.reshape(cond.size(0), cond.size(1), -1).permute(0, 2, 1)
+
+    def noise_shapes(self, batch: int, frames: int) -> list[tuple[int, int, int]]:
+        """Shapes of the N(0, 1) draws of `infer`, in order: initial z, then one per early output."""
+        length = frames * self.hop_length // self.config.n_group
+        early = sum(self.has_early_output(k) for k in range(self.config.n_flows))
+        return [(batch, self.config.n_remaining_channels, length)] + [(batch, self.config.n_early_size, length)] * early
+
+    def infer(
+        self,
+        mel: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        sigma: float | None = None,
+        noise: Sequence[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """mel (B, n_mel, T) -> audio (B, 256 * T).
+
+        Noise is drawn from `generator` (None: the global RNG) unless `noise` gives the N(0, 1)
+        draws (shapes: `noise_shapes`); `sigma` (default: self.sigma) scales it. sigma 0 draws
+        nothing.
+        """
+        sigma = self.sigma if sigma is None else float(sigma)
+        cond = self.condition(mel)
+        audio_dtype = self.convinv[0].W_inverse.dtype
+        draws = self._noise(mel, sigma, generator, noise)
+        audio = sigma * next(draws).to(cond.device, audio_dtype)
+        for k in reversed(range(self.config.n_flows)):
+            n_half = audio.size(1) // 2
+            audio_0, audio_1 = audio[:, :n_half], audio[:, n_half:]
+            output = self.WN[k](audio_0.to(cond.dtype), cond).to(audio_dtype)
+            b, log_s = output[:, :n_half], output[:, n_half:]
+            audio_1 = (audio_1 - b) / torch.exp(log_s)
+            audio = self.convinv[k].inverse(torch.cat([audio_0, audio_1], 1))
+            if self.has_early_output(k):
+                audio = torch.cat([sigma * next(draws).to(cond.device, audio_dtype), audio], 1)
+        return audio.permute(0, 2, 1).reshape(audio.size(0), -1)
+
+    def _noise(
+        self, mel: torch.Tensor, sigma: float, generator: torch.Generator | None, noise: Sequence[torch.Tensor] | None
+    ) -> Iterator[torch.Tensor]:
+        shapes = self.noise_shapes(mel.size(0), mel.size(2))
+        if noise is not None:
+            given = [tuple(z.shape) for z in noise]
+            if given != shapes:
+                raise ValueError(f"noise must be {len(shapes)} tensors of shapes {shapes}, got {given}")
+            yield from noise
+            return
+        for shape in shapes:
+            if sigma == 0:
+                yield torch.zeros(shape, device=mel.device)
+            else:
+                yield torch.randn(shape, generator=generator, device=mel.device)
+
+    def reference_state_dict(self, layout: str = "dle") -> dict[str, torch.Tensor]:
+        """The weights as the reference code saves them: weight norm as ``weight_g``/``weight_v``
+        (g = per-output-channel norm, v = weight, as torch's weight_norm sets up a layer) and
+        the conditioning convs per layer (``"dle"``: DLE, NVIDIA glow_old) or fused (``"fused"``:
+        NVIDIA glow.py). No ``module.`` prefix."""
+        if layout not in ("dle", "fused"):
+            raise ValueError(f"layout must be 'dle' or 'fused', got {layout!r}")
+        tensors: dict[str, torch.Tensor] = {}
+        for key, value in self.state_dict().items():
+            if WEIGHT_NORMED.match(key):
+                dims = tuple(range(1, value.dim()))
+                tensors[key + "_g"] = torch.linalg.vector_norm(value, dim=dims, keepdim=True)
+                tensors[key + "_v"] = value
+            else:
+                tensors[key] = value
+        if layout == "fused":
+            return tensors
+        split = {}
+        for key, value in tensors.items():
+            prefix, cond, suffix = key.partition(".cond_layer.")
+            if not cond:
+                split[key] = value
+                continue
+            for i, chunk in enumerate(value.chunk(self.config.n_layers)):
+                split[f"{prefix}.cond_layers.{i}.{suffix}"] = chunk
+        return split
+
+
+def inference_state_dict(tensors: Mapping[str, torch.Tensor], source: str = "state dict") -> dict[str, torch.Tensor]:
+    """Reference WaveGlow tensors -> this module's keys: float32, contiguous, weight norm folded
+    (``weight = g * v / ||v||``, torch's own kernel), per-layer ``cond_layers.i`` concatenated
+    into ``cond_layer``. Both steps are exact."""
+    if any(".res_layers." in key or ".skip_layers." in key for key in tensors):
+        raise CheckpointError(
+            f"{source}: a pre-2018-11 NVIDIA/waveglow layout (separate res_layers/skip_layers); "
+            f"update it with NVIDIA/waveglow's convert_model.py, then convert it here"
+        )
+    folded: dict[str, torch.Tensor] = {}
+    for key, value in tensors.items():
+        value = value.detach().float().contiguous() if value.is_floating_point() else value
+        if key.endswith(("_g", "_v")) and key[:-2].endswith(".weight"):
+            base = key[:-2]
+            if base + "_g" in tensors and base + "_v" in tensors:
+                if base not in folded:
+                    g, v = tensors[base + "_g"].float(), tensors[base + "_v"].float().contiguous()
+                    folded[base] = torch._weight_norm(v, g, 0)
+                continue
+        folded[key] = value
+    fused: dict[str, torch.Tensor] = {}
+    pieces: dict[str, list[tuple[int, torch.Tensor]]] = {}
+    for key, value in folded.items():
+        match = _COND_LAYERS.match(key)
+        if match is None:
+            fused[key] = value
+        else:
+            prefix, index, name = match.groups()
+            pieces.setdefault(f"{prefix}cond_layer.{name}", []).append((int(index), value))
+    for key, parts in pieces.items():
+        fused[key] = torch.cat([value for _, value in sorted(parts, key=lambda part: part[0])])
+    return fused
+
+
+def load_waveglow(path: str | Path, sigma: float = 0.6) -> WaveGlow:
+    """Load any WaveGlow tensor checkpoint (DLE/NGC, NVIDIA/waveglow state dict, converted pickle)."""
+    tensors, _ = unwrap(load_checkpoint(path), path)  # a stored config is ignored: shapes decide
+    model = WaveGlow.from_state_dict(tensors, source=str(path))
+    model.sigma = sigma
+    return model
+
+
+def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
+    """Factory for the ``vocoder: {name: waveglow, checkpoint: ..., sigma: ..., ...}`` node."""
+    options = dict(cfg)
+    options.pop("name", None)
+    checkpoint = options.pop("checkpoint", None)
+    init_seed = int(options.pop("init_seed", 0))
+    sigma = float(options.pop("sigma", 0.6))
+    config = WaveGlowConfig.from_mapping(options)
+    if sigma < 0:
+        raise ConfigError(f"vocoder.sigma must be >= 0 (got {sigma}); 0.6 is a good default")
+    if checkpoint is None:
+        raise ConfigError(
+            "vocoder.checkpoint is not set: set vocoder.checkpoint=PATH (a WaveGlow .pt file, or a "
+            "model-store name), or vocoder.checkpoint=random for random weights"
+        )
+    if str(checkpoint) == "random":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed)
+            return WaveGlow(config, sigma).eval()
+    return load_waveglow(resolve_checkpoint(checkpoint), sigma).eval()
+
+
+@hookimpl
+def ttsfw_register_vocoders(register):
+    register("waveglow", build_waveglow)
