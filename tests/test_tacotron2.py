@@ -13,18 +13,41 @@ import torch
 
 from ttsfw.errors import CheckpointError, ConfigError, InputError
 from ttsfw.models.tacotron2 import (
-    MaxDecoderStepsWarning, Tacotron2, Tacotron2Config, build_tacotron2)
+    MaxDecoderStepsWarning,
+    Tacotron2,
+    Tacotron2Config,
+    build_tacotron2,
+)
 from ttsfw.plots import save_plots
 from ttsfw.registry import BuildContext
 
-TOLERANCE = {"encoder_outputs": 1e-5, "mel": 1e-5, "mel_postnet": 1e-5, "alignments": 1e-5, "gate": 1e-4}
+TOLERANCE = {
+    "encoder_outputs": 1e-5,
+    "mel": 1e-5,
+    "mel_postnet": 1e-5,
+    "alignments": 1e-5,
+    "gate": 1e-4,
+}
 #: the golden model decodes at most 60 steps; prenet dropout off except in b1_dropout
 GOLDEN_BEHAVIOUR = Tacotron2Config(max_decoder_steps=60, prenet_dropout=False)
-TINY = dict(n_symbols=20, symbols_embedding_dim=8, encoder_embedding_dim=8, encoder_kernel_size=3,
-            encoder_n_convolutions=2, attention_rnn_dim=16, attention_dim=8,
-            attention_location_n_filters=2, attention_location_kernel_size=5, decoder_rnn_dim=16,
-            prenet_dim=8, postnet_embedding_dim=8, postnet_kernel_size=3, postnet_n_convolutions=3,
-            max_decoder_steps=12, prenet_dropout=False)
+TINY = dict(
+    n_symbols=20,
+    symbols_embedding_dim=8,
+    encoder_embedding_dim=8,
+    encoder_kernel_size=3,
+    encoder_n_convolutions=2,
+    attention_rnn_dim=16,
+    attention_dim=8,
+    attention_location_n_filters=2,
+    attention_location_kernel_size=5,
+    decoder_rnn_dim=16,
+    prenet_dim=8,
+    postnet_embedding_dim=8,
+    postnet_kernel_size=3,
+    postnet_n_convolutions=3,
+    max_decoder_steps=12,
+    prenet_dropout=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +57,7 @@ def cases(golden):
 
 def golden_model(golden, file="ckpt_dle.pt", **behaviour) -> Tacotron2:
     config = replace(GOLDEN_BEHAVIOUR, **behaviour)
-    return Tacotron2.from_checkpoint(golden / "tacotron2" / file, config).eval()
+    return Tacotron2.from_checkpoint(golden / "tacotron2" / file, config)
 
 
 def tiny_model(seed=0, **options) -> Tacotron2:
@@ -80,7 +103,9 @@ def test_golden_prenet_dropout_with_private_generator(golden, cases):
 def test_infer_returns_the_contract_tuple(golden, cases):
     expected = cases["b2"]
     mel, mel_lengths, alignments = golden_model(golden).infer(expected["ids"], expected["lengths"])
-    assert torch.equal(mel, golden_model(golden).infer_full(expected["ids"], expected["lengths"]).mel_postnet)
+    assert torch.equal(
+        mel, golden_model(golden).infer_full(expected["ids"], expected["lengths"]).mel_postnet
+    )
     assert mel_lengths.tolist() == [37, 20]
     assert alignments.shape == (2, 38, 86)
 
@@ -107,7 +132,9 @@ def test_max_decoder_steps_warning_names_caller_indices(golden, cases):
     expected = cases["b2"]  # item 0 stops at step 38, item 1 at step 21
     flip = torch.tensor([1, 0])
     model = golden_model(golden, max_decoder_steps=32)
-    with pytest.warns(MaxDecoderStepsWarning, match=r"max_decoder_steps=32 .* item\(s\) \[1\]") as record:
+    with pytest.warns(
+        MaxDecoderStepsWarning, match=r"max_decoder_steps=32 .* item\(s\) \[1\]"
+    ) as record:
         mel, mel_lengths, _ = model.infer(expected["ids"][flip], expected["lengths"][flip])
     assert record[0].message.items == [1]
     assert model.last_hit_max_steps == [1]
@@ -121,7 +148,8 @@ def test_early_stopping_off_decodes_exactly_max_steps(golden, cases):
     expected = cases["b1"]
     with no_max_steps_warning():
         out = golden_model(golden, max_decoder_steps=45, early_stopping=False).infer_full(
-            expected["ids"], expected["lengths"])
+            expected["ids"], expected["lengths"]
+        )
     assert out.mel.shape == (1, 80, 45)
     assert out.mel_lengths.tolist() == [29]  # still where the gate first fired
     assert (out.mel[..., :30] - expected["mel"]).abs().max() <= 1e-5
@@ -139,7 +167,11 @@ def test_full_size_model_matches_spec_manifest(golden):
 def test_config_accepts_dle_kwargs_and_rejects_unknown(golden):
     dle = json.loads((golden / "tacotron2" / "cases.json").read_text())["config"]
     config = Tacotron2Config.from_mapping({**dle, "decoder_no_early_stopping": True})
-    assert config.prenet_dim == 16 and config.max_decoder_steps == 60 and config.early_stopping is False
+    assert (
+        config.prenet_dim == 16
+        and config.max_decoder_steps == 60
+        and config.early_stopping is False
+    )
     with pytest.raises(ConfigError, match="unknown tacotron2 option.*max_decoder_step\\b"):
         Tacotron2Config.from_mapping({"max_decoder_step": 10})
     with pytest.raises(ConfigError, match="n_frames_per_step=2 is not supported"):
@@ -151,7 +183,9 @@ def test_nvidia_layout_file_written_on_the_fly(tmp_path):
     state = {k: v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
     path = tmp_path / "tacotron2_statedict.pt"
     torch.save({"state_dict": state}, path)  # no config, no prefix, no num_batches_tracked
-    loaded = Tacotron2.from_checkpoint(path, Tacotron2Config(max_decoder_steps=12, prenet_dropout=False))
+    loaded = Tacotron2.from_checkpoint(
+        path, Tacotron2Config(max_decoder_steps=12, prenet_dropout=False)
+    )
     assert loaded.config == source.config
     ids, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
     assert torch.equal(loaded.infer(ids, lengths)[0], source.infer(ids, lengths)[0])
@@ -160,8 +194,14 @@ def test_nvidia_layout_file_written_on_the_fly(tmp_path):
 def test_dle_layout_file_with_prefix_and_config(tmp_path):
     source = tiny_model()
     path = tmp_path / "dle.pt"
-    torch.save({"epoch": 3, "config": source.config.architecture(),
-                "state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}, path)
+    torch.save(
+        {
+            "epoch": 3,
+            "config": source.config.architecture(),
+            "state_dict": {f"module.{k}": v for k, v in source.state_dict().items()},
+        },
+        path,
+    )
     loaded = Tacotron2.from_checkpoint(path)
     assert loaded.config.architecture() == source.config.architecture()
     assert loaded.config.max_decoder_steps == 2000  # behaviour is ours, not the file's
@@ -170,8 +210,14 @@ def test_dle_layout_file_with_prefix_and_config(tmp_path):
 def test_fp16_checkpoint_loads_into_fp32_model(tmp_path):
     source = tiny_model()
     path = tmp_path / "fp16.pt"
-    torch.save({"state_dict": {k: v.half() if v.is_floating_point() else v
-                               for k, v in source.state_dict().items()}}, path)
+    torch.save(
+        {
+            "state_dict": {
+                k: v.half() if v.is_floating_point() else v for k, v in source.state_dict().items()
+            }
+        },
+        path,
+    )
     loaded = Tacotron2.from_checkpoint(path)
     weight = loaded.decoder.attention_rnn.weight_ih
     assert weight.dtype == torch.float32
@@ -192,20 +238,32 @@ def test_symbol_table_mismatch_names_key_shapes_and_cause(tmp_path):
 def test_file_config_disagreeing_with_tensors(tmp_path):
     source = tiny_model()
     path = tmp_path / "edited.pt"
-    torch.save({"config": {**source.config.architecture(), "prenet_dim": 32},
-                "state_dict": source.state_dict()}, path)
-    with pytest.raises(CheckpointError, match=r"decoder.prenet.layers.0.linear_layer.weight has shape "
-                                              r"\(8, 80\) .* \(32, 80\) is expected: .*file's config"):
+    torch.save(
+        {
+            "config": {**source.config.architecture(), "prenet_dim": 32},
+            "state_dict": source.state_dict(),
+        },
+        path,
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"decoder.prenet.layers.0.linear_layer.weight has shape "
+        r"\(8, 80\) .* \(32, 80\) is expected: .*file's config",
+    ):
         Tacotron2.from_checkpoint(path)
 
 
 def test_missing_file_and_wrong_kind_of_file(tmp_path, golden):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         Tacotron2.from_checkpoint(tmp_path / "nope.pt")
-    with pytest.raises(CheckpointError, match="not a Tacotron2 checkpoint.*WaveGlow.*vocoder.checkpoint"):
+    with pytest.raises(
+        CheckpointError, match="not a Tacotron2 checkpoint.*WaveGlow.*vocoder.checkpoint"
+    ):
         Tacotron2.from_checkpoint(golden / "waveglow" / "ckpt_dle.pt")
     partial = tmp_path / "partial.pt"
-    torch.save({k: v for k, v in tiny_model().state_dict().items() if "gate_layer" not in k}, partial)
+    torch.save(
+        {k: v for k, v in tiny_model().state_dict().items() if "gate_layer" not in k}, partial
+    )
     with pytest.raises(CheckpointError, match="missing decoder.gate_layer.linear_layer.weight"):
         Tacotron2.from_checkpoint(partial)
 
@@ -222,10 +280,14 @@ def test_bad_inputs():
 
 def test_factory_checkpoint_null_random_and_path(golden, cases):
     base = {"name": "tacotron2", **TINY}
-    with pytest.raises(ConfigError, match="acoustic.checkpoint is not set: set acoustic.checkpoint=PATH"):
+    with pytest.raises(
+        ConfigError, match="acoustic.checkpoint is not set: set acoustic.checkpoint=PATH"
+    ):
         build_tacotron2({**base, "checkpoint": None}, BuildContext())
-    first, again, other = (build_tacotron2({**base, "checkpoint": "random", "init_seed": seed}, BuildContext())
-                           for seed in (7, 7, 8))
+    first, again, other = (
+        build_tacotron2({**base, "checkpoint": "random", "init_seed": seed}, BuildContext())
+        for seed in (7, 7, 8)
+    )
     weight = "decoder.attention_rnn.weight_ih"
     assert torch.equal(first.state_dict()[weight], again.state_dict()[weight])
     assert not torch.equal(first.state_dict()[weight], other.state_dict()[weight])
@@ -233,8 +295,12 @@ def test_factory_checkpoint_null_random_and_path(golden, cases):
     from ttsfw.plugins import get_registry
 
     factory = get_registry().get("acoustic", "tacotron2").factory
-    cfg = {"name": "tacotron2", "checkpoint": str(golden / "tacotron2" / "ckpt_nvidia.pt"),
-           "max_decoder_steps": 60, "prenet_dropout": False}
+    cfg = {
+        "name": "tacotron2",
+        "checkpoint": str(golden / "tacotron2" / "ckpt_nvidia.pt"),
+        "max_decoder_steps": 60,
+        "prenet_dropout": False,
+    }
     frontend = type("Frontend", (), {"symbols": ["_"] * 148})()
     model = factory(cfg, BuildContext(frontend=frontend)).eval()
     assert_matches(model.infer_full(cases["b1"]["ids"], cases["b1"]["lengths"]), cases["b1"])
@@ -243,7 +309,9 @@ def test_factory_checkpoint_null_random_and_path(golden, cases):
 def test_shipped_yaml_builds_the_full_size_architecture():
     from omegaconf import OmegaConf
 
-    cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "acoustic" / "tacotron2.yaml")
+    cfg = OmegaConf.load(
+        Path(__file__).resolve().parents[1] / "conf" / "acoustic" / "tacotron2.yaml"
+    )
     assert cfg.name == "tacotron2" and cfg.checkpoint is None
     options = {k: v for k, v in cfg.items() if k not in ("name", "checkpoint", "init_seed")}
     assert Tacotron2Config.from_mapping(options) == Tacotron2Config()
@@ -251,10 +319,34 @@ def test_shipped_yaml_builds_the_full_size_architecture():
 
 def test_save_plots_writes_pngs(tmp_path, golden, cases):
     expected = cases["b2"]
-    paths = save_plots(expected["mel_postnet"][0], expected["alignments"][0], tmp_path / "plots" / "utt0")
+    paths = save_plots(
+        expected["mel_postnet"][0], expected["alignments"][0], tmp_path / "plots" / "utt0"
+    )
     assert [p.name for p in paths] == ["utt0_mel.png", "utt0_alignment.png"]
     for path in paths:
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000
     with pytest.raises(ValueError, match="2-D"):
         save_plots(expected["mel_postnet"], expected["alignments"][0], tmp_path / "bad")
+
+
+def test_pipeline_end_to_end_reproduces_the_seeded_golden_case(golden, cases, tmp_path):
+    from ttsfw import Pipeline
+
+    expected = cases["b1_dropout"]  # the pipeline's seed=1234 generator drives prenet dropout
+    tts = Pipeline.from_overrides(
+        [
+            f"acoustic.checkpoint={golden / 'tacotron2' / 'ckpt_dle.pt'}",
+            "acoustic.max_decoder_steps=60",
+            "vocoder=griffinlim",
+            "vocoder.n_iter=2",
+            "denoiser=none",
+            "device=cpu",
+            "seed=1234",
+        ]
+    )
+    utterance = tts.synthesize(["The quick brown fox jumps over the lazy dog."]).utterances[0]
+    assert utterance.mel.shape == (80, 29) and not utterance.hit_max_decoder_steps
+    assert (utterance.mel - expected["mel_postnet"][0, :, :29]).abs().max() <= 1e-5
+    assert (utterance.alignment - expected["alignments"][0, :29]).abs().max() <= 1e-5
+    assert len(utterance.audio) == 29 * 256

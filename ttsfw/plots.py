@@ -10,8 +10,9 @@ import torch
 from .errors import ConfigError
 
 
-def save_plots(mel: torch.Tensor | np.ndarray, alignment: torch.Tensor | np.ndarray,
-               path_prefix: str | Path) -> list[Path]:
+def save_plots(
+    mel: torch.Tensor | np.ndarray, alignment: torch.Tensor | np.ndarray, path_prefix: str | Path
+) -> list[Path]:
     """Write ``<prefix>_mel.png`` from mel (n_mel, T) and ``<prefix>_alignment.png`` from
     alignment (T_out, T_in); return both paths."""
     try:
@@ -22,7 +23,13 @@ def save_plots(mel: torch.Tensor | np.ndarray, alignment: torch.Tensor | np.ndar
     prefix.parent.mkdir(parents=True, exist_ok=True)
     panels = [
         ("mel", _as_array(mel), "frame", "mel channel", "log magnitude"),
-        ("alignment", _as_array(alignment).T, "decoder step", "encoder step (symbol)", "attention weight"),
+        (
+            "alignment",
+            _as_array(alignment).T,
+            "decoder step",
+            "encoder step (symbol)",
+            "attention weight",
+        ),
     ]
     paths = []
     for suffix, image, xlabel, ylabel, colorbar_label in panels:

@@ -59,19 +59,26 @@ class Tacotron2Config:
 
     def __post_init__(self) -> None:
         if self.n_frames_per_step != 1:
-            raise ConfigError(f"tacotron2: n_frames_per_step={self.n_frames_per_step} is not supported; "
-                              f"only 1 (as in every published NVIDIA model)")
+            raise ConfigError(
+                f"tacotron2: n_frames_per_step={self.n_frames_per_step} is not supported; "
+                f"only 1 (as in every published NVIDIA model)"
+            )
         if self.symbols_embedding_dim != self.encoder_embedding_dim:
-            raise ConfigError(f"tacotron2: symbols_embedding_dim ({self.symbols_embedding_dim}) must equal "
-                              f"encoder_embedding_dim ({self.encoder_embedding_dim})")
+            raise ConfigError(
+                f"tacotron2: symbols_embedding_dim ({self.symbols_embedding_dim}) must equal "
+                f"encoder_embedding_dim ({self.encoder_embedding_dim})"
+            )
         if self.max_decoder_steps < 1:
-            raise ConfigError(f"tacotron2: max_decoder_steps must be at least 1, got {self.max_decoder_steps}")
+            raise ConfigError(
+                f"tacotron2: max_decoder_steps must be at least 1, got {self.max_decoder_steps}"
+            )
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> "Tacotron2Config":
         """Read ttsfw config keys, DLE's 22 constructor kwargs or NVIDIA hparams.
 
-        DLE's ``decoder_no_early_stopping`` maps to ``early_stopping``; TRAINING_ONLY keys are ignored.
+        DLE's ``decoder_no_early_stopping`` maps to ``early_stopping``; TRAINING_ONLY keys are
+        ignored; unknown keys are an error (typos).
         """
         options = {k: v for k, v in options.items() if k not in TRAINING_ONLY}
         if "decoder_no_early_stopping" in options:
@@ -79,7 +86,10 @@ class Tacotron2Config:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ConfigError(f"unknown tacotron2 option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown tacotron2 option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
         return cls(**options)
 
     def architecture(self) -> dict[str, Any]:
@@ -97,19 +107,22 @@ class Tacotron2Output:
     mel: torch.Tensor  # (B, n_mel, T_out) decoder output before the postnet
     gate: torch.Tensor  # (B, T_out) stop-gate logits
     encoder_outputs: torch.Tensor  # (B, T_in, encoder_embedding_dim), zero at padding
-    hit_max_steps: list[int]  # caller indices of items whose gate never fired within max_decoder_steps
+    #: caller indices of the items whose gate never fired within max_decoder_steps
+    hit_max_steps: list[int]
 
 
 class MaxDecoderStepsWarning(UserWarning):
-    """Some items reached max_decoder_steps without the stop gate firing; ``items`` are caller indices."""
+    """Items reached max_decoder_steps without the stop gate firing (``items``: caller indices)."""
 
     def __init__(self, items: list[int], max_steps: int):
         self.items = items
         self.max_steps = max_steps
         super().__init__(
-            f"Tacotron2 reached max_decoder_steps={max_steps} without the stop gate firing for batch "
-            f"item(s) {items}: their speech is cut at {max_steps} frames (raise acoustic.max_decoder_steps "
-            f"for long sentences; a text without final punctuation may never stop)")
+            f"Tacotron2 reached max_decoder_steps={max_steps} without the stop gate firing for "
+            f"batch item(s) {items}: their speech is cut at {max_steps} frames (raise "
+            f"acoustic.max_decoder_steps for long sentences; a text without final punctuation "
+            f"may never stop)"
+        )
 
 
 class Tacotron2(AcousticModel):
@@ -123,19 +136,36 @@ class Tacotron2(AcousticModel):
         self.embedding = nn.Embedding(c.n_symbols, c.symbols_embedding_dim)
         bound = math.sqrt(3.0) * math.sqrt(2.0 / (c.n_symbols + c.symbols_embedding_dim))
         nn.init.uniform_(self.embedding.weight, -bound, bound)
-        self.encoder = Encoder(c.encoder_n_convolutions, c.encoder_embedding_dim, c.encoder_kernel_size)
-        self.decoder = Decoder(c.n_mel_channels, c.encoder_embedding_dim, c.attention_rnn_dim,
-                               c.decoder_rnn_dim, c.prenet_dim, c.attention_dim,
-                               c.attention_location_n_filters, c.attention_location_kernel_size,
-                               prenet_dropout=c.prenet_dropout)
-        self.postnet = Postnet(c.n_mel_channels, c.postnet_embedding_dim, c.postnet_kernel_size,
-                               c.postnet_n_convolutions)
+        self.encoder = Encoder(
+            c.encoder_n_convolutions, c.encoder_embedding_dim, c.encoder_kernel_size
+        )
+        self.decoder = Decoder(
+            c.n_mel_channels,
+            c.encoder_embedding_dim,
+            c.attention_rnn_dim,
+            c.decoder_rnn_dim,
+            c.prenet_dim,
+            c.attention_dim,
+            c.attention_location_n_filters,
+            c.attention_location_kernel_size,
+            prenet_dropout=c.prenet_dropout,
+        )
+        self.postnet = Postnet(
+            c.n_mel_channels,
+            c.postnet_embedding_dim,
+            c.postnet_kernel_size,
+            c.postnet_n_convolutions,
+        )
         #: caller indices of the items the last `infer` cut at max_decoder_steps
         self.last_hit_max_steps: list[int] = []
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, config: Tacotron2Config = Tacotron2Config(),
-                        n_symbols: int | None = None) -> "Tacotron2":
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        config: Tacotron2Config = Tacotron2Config(),
+        n_symbols: int | None = None,
+    ) -> "Tacotron2":
         """Load a DLE/NGC, torch.hub or NVIDIA/tacotron2 file into an fp32 CPU model in eval mode.
 
         The architecture comes from the file (its config, else its tensor shapes), the BEHAVIOUR
@@ -155,8 +185,9 @@ class Tacotron2(AcousticModel):
         return model.eval()
 
     @torch.inference_mode()
-    def infer_full(self, ids: torch.Tensor, lengths: torch.Tensor,
-                   generator: torch.Generator | None = None) -> Tacotron2Output:
+    def infer_full(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> Tacotron2Output:
         """ids (B, T_in), lengths (B,) -> every output, items in the caller's order.
 
         Rows are decoded longest first (as DLE does, so seeded prenet draws match it).
@@ -171,8 +202,9 @@ class Tacotron2(AcousticModel):
         memory = self.encoder(self.embedding(ids[order, :width]).transpose(1, 2), lengths)
         pad_mask = torch.arange(width, device=ids.device) >= lengths.unsqueeze(1)
         c = self.config
-        out = self.decoder(memory, pad_mask, c.max_decoder_steps, c.gate_threshold,
-                           c.early_stopping, generator)
+        out = self.decoder(
+            memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping, generator
+        )
         mel_postnet = out.mel + self.postnet(out.mel)
         extra = ids.size(1) - width
         mel_lengths = out.mel_lengths[restore]
@@ -181,13 +213,18 @@ class Tacotron2(AcousticModel):
         if hit and c.early_stopping:
             warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps), stacklevel=3)
         return Tacotron2Output(
-            mel_postnet=mel_postnet[restore], mel_lengths=mel_lengths,
-            alignments=F.pad(out.alignments, (0, extra))[restore], mel=out.mel[restore],
-            gate=out.gate[restore], encoder_outputs=F.pad(memory, (0, 0, 0, extra))[restore],
-            hit_max_steps=hit)
+            mel_postnet=mel_postnet[restore],
+            mel_lengths=mel_lengths,
+            alignments=F.pad(out.alignments, (0, extra))[restore],
+            mel=out.mel[restore],
+            gate=out.gate[restore],
+            encoder_outputs=F.pad(memory, (0, 0, 0, extra))[restore],
+            hit_max_steps=hit,
+        )
 
-    def infer(self, ids: torch.Tensor, lengths: torch.Tensor,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def infer(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
         alignments (B, T_out, T_in). Items whose gate never fired are listed in
         ``last_hit_max_steps`` (and warned about when early stopping is on)."""
@@ -196,16 +233,22 @@ class Tacotron2(AcousticModel):
 
     def _check_inputs(self, ids: torch.Tensor, lengths: torch.Tensor) -> None:
         if ids.dim() != 2 or lengths.shape != ids.shape[:1]:
-            raise ValueError(f"Tacotron2.infer expects ids (B, T_in) and lengths (B,), "
-                             f"got {tuple(ids.shape)} and {tuple(lengths.shape)}")
+            raise ValueError(
+                f"Tacotron2.infer expects ids (B, T_in) and lengths (B,), "
+                f"got {tuple(ids.shape)} and {tuple(lengths.shape)}"
+            )
         if ids.numel() == 0 or int(lengths.min()) < 1:
-            raise InputError("Tacotron2 cannot speak an empty text: every item needs at least one symbol")
+            raise InputError(
+                "Tacotron2 cannot speak an empty text: every item needs at least one symbol"
+            )
         if int(lengths.max()) > ids.size(1):
             raise ValueError(f"a length exceeds the {ids.size(1)} columns of ids")
         if int(ids.max()) >= self.config.n_symbols or int(ids.min()) < 0:
-            raise InputError(f"symbol ids must lie in [0, {self.config.n_symbols}) for this model, got "
-                             f"{int(ids.min())}..{int(ids.max())}: the frontend and the checkpoint use "
-                             f"different symbol tables")
+            raise InputError(
+                f"symbol ids must lie in [0, {self.config.n_symbols}) for this model, got "
+                f"{int(ids.min())}..{int(ids.max())}: the frontend and the checkpoint use "
+                f"different symbol tables"
+            )
 
 
 def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
@@ -216,15 +259,18 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
     init_seed = options.pop("init_seed", 0)
     config = Tacotron2Config.from_mapping(options)
     if checkpoint is None:
-        raise ConfigError("acoustic.checkpoint is not set: set acoustic.checkpoint=PATH (a Tacotron2 .pt "
-                          "file, or a model-store name), or acoustic.checkpoint=random for random weights")
+        raise ConfigError(
+            "acoustic.checkpoint is not set: set acoustic.checkpoint=PATH (a Tacotron2 .pt "
+            "file, or a model-store name), or acoustic.checkpoint=random for random weights"
+        )
     if str(checkpoint) == "random":
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(init_seed))
             return Tacotron2(config).eval()
     symbols = getattr(context.frontend, "symbols", None)
-    return Tacotron2.from_checkpoint(resolve_checkpoint(checkpoint), config,
-                                     n_symbols=len(symbols) if symbols else None)
+    return Tacotron2.from_checkpoint(
+        resolve_checkpoint(checkpoint), config, n_symbols=len(symbols) if symbols else None
+    )
 
 
 @hookimpl

@@ -17,11 +17,18 @@ from torch.nn import functional as F
 class XavierConv1d(nn.Module):
     """Conv1d with 'same' padding and Xavier-uniform init, kept at ``.conv`` (NVIDIA key layout)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
-                 gain: str = "linear"):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+        gain: str = "linear",
+    ):
         super().__init__()
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size,
-                              padding=(kernel_size - 1) // 2, bias=bias)
+        self.conv = nn.Conv1d(
+            in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=bias
+        )
         nn.init.xavier_uniform_(self.conv.weight, gain=nn.init.calculate_gain(gain))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -31,8 +38,9 @@ class XavierConv1d(nn.Module):
 class XavierLinear(nn.Module):
     """Linear with Xavier-uniform init, kept at ``.linear_layer`` (NVIDIA key layout)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 gain: str = "linear"):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, gain: str = "linear"
+    ):
         super().__init__()
         self.linear_layer = nn.Linear(in_features, out_features, bias=bias)
         nn.init.xavier_uniform_(self.linear_layer.weight, gain=nn.init.calculate_gain(gain))
@@ -43,8 +51,10 @@ class XavierLinear(nn.Module):
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, gain: str) -> nn.Sequential:
     """Conv1d followed by BatchNorm1d (keys ``N.0.conv.*`` and ``N.1.*``)."""
-    return nn.Sequential(XavierConv1d(in_channels, out_channels, kernel_size, gain=gain),
-                         nn.BatchNorm1d(out_channels))
+    return nn.Sequential(
+        XavierConv1d(in_channels, out_channels, kernel_size, gain=gain),
+        nn.BatchNorm1d(out_channels),
+    )
 
 
 class Encoder(nn.Module):
@@ -53,9 +63,12 @@ class Encoder(nn.Module):
     def __init__(self, n_convolutions: int, embedding_dim: int, kernel_size: int):
         super().__init__()
         self.convolutions = nn.ModuleList(
-            conv_bn(embedding_dim, embedding_dim, kernel_size, "relu") for _ in range(n_convolutions))
-        self.lstm = nn.LSTM(embedding_dim, embedding_dim // 2, 1, batch_first=True,
-                            bidirectional=True)
+            conv_bn(embedding_dim, embedding_dim, kernel_size, "relu")
+            for _ in range(n_convolutions)
+        )
+        self.lstm = nn.LSTM(
+            embedding_dim, embedding_dim // 2, 1, batch_first=True, bidirectional=True
+        )
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, E, T_in), lengths (B,) sorted descending -> (B, T_in, E), zeros at padding.
@@ -64,7 +77,9 @@ class Encoder(nn.Module):
         """
         for conv in self.convolutions:
             x = F.relu(conv(x))
-        packed = nn.utils.rnn.pack_padded_sequence(x.transpose(1, 2), lengths.cpu(), batch_first=True)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x.transpose(1, 2), lengths.cpu(), batch_first=True
+        )
         outputs, _ = nn.utils.rnn.pad_packed_sequence(self.lstm(packed)[0], batch_first=True)
         return outputs
 
@@ -75,8 +90,9 @@ class Prenet(nn.Module):
 
     def __init__(self, in_dim: int, dim: int, dropout: bool = True):
         super().__init__()
-        self.layers = nn.ModuleList([XavierLinear(in_dim, dim, bias=False),
-                                     XavierLinear(dim, dim, bias=False)])
+        self.layers = nn.ModuleList(
+            [XavierLinear(in_dim, dim, bias=False), XavierLinear(dim, dim, bias=False)]
+        )
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -89,7 +105,7 @@ class Prenet(nn.Module):
 
 
 class LocationLayer(nn.Module):
-    """Location features: (previous, cumulative) weights (B, 2, T_in) -> (B, T_in, attention_dim)."""
+    """Location features: previous + cumulative weights (B, 2, T_in) -> (B, T_in, attention_dim)."""
 
     def __init__(self, n_filters: int, kernel_size: int, attention_dim: int):
         super().__init__()
@@ -103,21 +119,38 @@ class LocationLayer(nn.Module):
 class Attention(nn.Module):
     """Location-sensitive attention (Chorowski et al. 2015)."""
 
-    def __init__(self, query_dim: int, memory_dim: int, attention_dim: int,
-                 location_n_filters: int, location_kernel_size: int):
+    def __init__(
+        self,
+        query_dim: int,
+        memory_dim: int,
+        attention_dim: int,
+        location_n_filters: int,
+        location_kernel_size: int,
+    ):
         super().__init__()
         self.query_layer = XavierLinear(query_dim, attention_dim, bias=False, gain="tanh")
         self.memory_layer = XavierLinear(memory_dim, attention_dim, bias=False, gain="tanh")
         self.v = XavierLinear(attention_dim, 1, bias=False)
         self.location_layer = LocationLayer(location_n_filters, location_kernel_size, attention_dim)
 
-    def forward(self, query: torch.Tensor, memory: torch.Tensor, processed_memory: torch.Tensor,
-                weights_cat: torch.Tensor, pad_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """query (B, attention_rnn_dim), memory (B, T_in, E), processed_memory (B, T_in, attention_dim),
-        weights_cat (B, 2, T_in), pad_mask (B, T_in) True at padding
+    def forward(
+        self,
+        query: torch.Tensor,
+        memory: torch.Tensor,
+        processed_memory: torch.Tensor,
+        weights_cat: torch.Tensor,
+        pad_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, attention_rnn_dim), memory (B, T_in, E), processed_memory
+        (B, T_in, attention_dim), weights_cat (B, 2, T_in), pad_mask (B, T_in) True at padding
         -> context (B, E), weights (B, T_in)."""
-        energies = self.v(torch.tanh(
-            self.query_layer(query.unsqueeze(1)) + self.location_layer(weights_cat) + processed_memory))
+        energies = self.v(
+            torch.tanh(
+                self.query_layer(query.unsqueeze(1))
+                + self.location_layer(weights_cat)
+                + processed_memory
+            )
+        )
         energies = energies.squeeze(2).masked_fill(pad_mask, -float("inf"))
         weights = F.softmax(energies, dim=1)
         context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)
@@ -141,20 +174,31 @@ class DecoderOutput:
     mel: torch.Tensor  # (B, n_mel, T_out), before the postnet
     gate: torch.Tensor  # (B, T_out) stop-gate logits
     alignments: torch.Tensor  # (B, T_out, T_in)
-    mel_lengths: torch.Tensor  # (B,) int32: frames before the gate fired (max_decoder_steps if never)
+    #: (B,) int32 frames before the gate fired (max_decoder_steps if it never did)
+    mel_lengths: torch.Tensor
 
 
 class Decoder(nn.Module):
     """Autoregressive decoder: one mel frame and one stop-gate logit per step."""
 
-    def __init__(self, n_mel_channels: int, encoder_dim: int, attention_rnn_dim: int,
-                 decoder_rnn_dim: int, prenet_dim: int, attention_dim: int,
-                 location_n_filters: int, location_kernel_size: int, prenet_dropout: bool = True):
+    def __init__(
+        self,
+        n_mel_channels: int,
+        encoder_dim: int,
+        attention_rnn_dim: int,
+        decoder_rnn_dim: int,
+        prenet_dim: int,
+        attention_dim: int,
+        location_n_filters: int,
+        location_kernel_size: int,
+        prenet_dropout: bool = True,
+    ):
         super().__init__()
         self.prenet = Prenet(n_mel_channels, prenet_dim, dropout=prenet_dropout)
         self.attention_rnn = nn.LSTMCell(prenet_dim + encoder_dim, attention_rnn_dim)
-        self.attention_layer = Attention(attention_rnn_dim, encoder_dim, attention_dim,
-                                         location_n_filters, location_kernel_size)
+        self.attention_layer = Attention(
+            attention_rnn_dim, encoder_dim, attention_dim, location_n_filters, location_kernel_size
+        )
         self.decoder_rnn = nn.LSTMCell(attention_rnn_dim + encoder_dim, decoder_rnn_dim)
         self.linear_projection = XavierLinear(decoder_rnn_dim + encoder_dim, n_mel_channels)
         self.gate_layer = XavierLinear(decoder_rnn_dim + encoder_dim, 1, gain="sigmoid")
@@ -163,31 +207,49 @@ class Decoder(nn.Module):
         """All-zero state for memory (B, T_in, E)."""
         batch, time, _ = memory.shape
         zeros = memory.new_zeros
-        return DecoderState(zeros(batch, self.attention_rnn.hidden_size),
-                            zeros(batch, self.attention_rnn.hidden_size),
-                            zeros(batch, self.decoder_rnn.hidden_size),
-                            zeros(batch, self.decoder_rnn.hidden_size),
-                            zeros(batch, memory.size(2)), zeros(batch, 2, time))
+        return DecoderState(
+            zeros(batch, self.attention_rnn.hidden_size),
+            zeros(batch, self.attention_rnn.hidden_size),
+            zeros(batch, self.decoder_rnn.hidden_size),
+            zeros(batch, self.decoder_rnn.hidden_size),
+            zeros(batch, memory.size(2)),
+            zeros(batch, 2, time),
+        )
 
-    def step(self, prenet_out: torch.Tensor, state: DecoderState, memory: torch.Tensor,
-             processed_memory: torch.Tensor, pad_mask: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def step(
+        self,
+        prenet_out: torch.Tensor,
+        state: DecoderState,
+        memory: torch.Tensor,
+        processed_memory: torch.Tensor,
+        pad_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step; updates `state` -> frame (B, n_mel), gate logit (B, 1), weights (B, T_in)."""
         state.attention_hidden, state.attention_cell = self.attention_rnn(
-            torch.cat((prenet_out, state.context), -1), (state.attention_hidden, state.attention_cell))
+            torch.cat((prenet_out, state.context), -1),
+            (state.attention_hidden, state.attention_cell),
+        )
         state.context, weights = self.attention_layer(
-            state.attention_hidden, memory, processed_memory, state.weights_cat, pad_mask)
+            state.attention_hidden, memory, processed_memory, state.weights_cat, pad_mask
+        )
         state.weights_cat[:, 0] = weights
         state.weights_cat[:, 1] += weights
         state.decoder_hidden, state.decoder_cell = self.decoder_rnn(
             torch.cat((state.attention_hidden, state.context), -1),
-            (state.decoder_hidden, state.decoder_cell))
+            (state.decoder_hidden, state.decoder_cell),
+        )
         hidden_context = torch.cat((state.decoder_hidden, state.context), dim=1)
         return self.linear_projection(hidden_context), self.gate_layer(hidden_context), weights
 
-    def forward(self, memory: torch.Tensor, pad_mask: torch.Tensor, max_steps: int,
-                gate_threshold: float, early_stopping: bool = True,
-                generator: torch.Generator | None = None) -> DecoderOutput:
+    def forward(
+        self,
+        memory: torch.Tensor,
+        pad_mask: torch.Tensor,
+        max_steps: int,
+        gate_threshold: float,
+        early_stopping: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> DecoderOutput:
         """memory (B, T_in, E), pad_mask (B, T_in) -> DecoderOutput.
 
         Every item is decoded until all gates have fired (or for `max_steps` steps without early
@@ -206,27 +268,35 @@ class Decoder(nn.Module):
         frame = memory.new_zeros(batch, mel.size(2))  # the all-zero <GO> frame
         for step in range(max_steps):
             frame, gate_logit, weights = self.step(
-                self.prenet(frame, generator), state, memory, processed_memory, pad_mask)
+                self.prenet(frame, generator), state, memory, processed_memory, pad_mask
+            )
             mel[step], gate[step], alignments[step] = frame, gate_logit.squeeze(1), weights
             not_finished *= (torch.sigmoid(gate_logit.squeeze(1)) <= gate_threshold).to(torch.int32)
             mel_lengths += not_finished
             if early_stopping and not not_finished.any():
                 break
         steps = step + 1
-        return DecoderOutput(mel[:steps].permute(1, 2, 0), gate[:steps].t(),
-                             alignments[:steps].transpose(0, 1), mel_lengths)
+        return DecoderOutput(
+            mel[:steps].permute(1, 2, 0),
+            gate[:steps].t(),
+            alignments[:steps].transpose(0, 1),
+            mel_lengths,
+        )
 
 
 class Postnet(nn.Module):
-    """Five convolutions predicting a residual: mel (B, n_mel, T_out) -> (B, n_mel, T_out)."""
+    """Convolutions (5 in NVIDIA's model) predicting a residual: mel (B, n_mel, T_out) -> same."""
 
-    def __init__(self, n_mel_channels: int, embedding_dim: int, kernel_size: int, n_convolutions: int):
+    def __init__(
+        self, n_mel_channels: int, embedding_dim: int, kernel_size: int, n_convolutions: int
+    ):
         super().__init__()
         channels = [n_mel_channels] + [embedding_dim] * (n_convolutions - 1) + [n_mel_channels]
         gains = ["tanh"] * (n_convolutions - 1) + ["linear"]
         self.convolutions = nn.ModuleList(
             conv_bn(c_in, c_out, kernel_size, gain)
-            for c_in, c_out, gain in zip(channels[:-1], channels[1:], gains))
+            for c_in, c_out, gain in zip(channels[:-1], channels[1:], gains)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for conv in self.convolutions[:-1]:

@@ -20,7 +20,9 @@ from ..errors import CheckpointError
 _OLD_SYMBOL_TABLES = {149: "a pre-2018-11 NVIDIA/tacotron2 checkpoint"}
 
 
-def architecture_from_tensors(state_dict: Mapping[str, torch.Tensor], path: str | Path) -> dict[str, int]:
+def architecture_from_tensors(
+    state_dict: Mapping[str, torch.Tensor], path: str | Path
+) -> dict[str, int]:
     """Every Tacotron2 dimension (NVIDIA hparams names), read from tensor shapes."""
 
     def shape(key: str) -> torch.Size:
@@ -32,7 +34,8 @@ def architecture_from_tensors(state_dict: Mapping[str, torch.Tensor], path: str 
     encoder_dim, _, encoder_kernel = shape("encoder.convolutions.0.0.conv.weight")
     prenet_dim, prenet_in = shape("decoder.prenet.layers.0.linear_layer.weight")
     n_filters, _, location_kernel = shape(
-        "decoder.attention_layer.location_layer.location_conv.conv.weight")
+        "decoder.attention_layer.location_layer.location_conv.conv.weight"
+    )
     postnet_dim, n_mel, postnet_kernel = shape("postnet.convolutions.0.0.conv.weight")
     return dict(
         n_symbols=n_symbols,
@@ -54,8 +57,12 @@ def architecture_from_tensors(state_dict: Mapping[str, torch.Tensor], path: str 
     )
 
 
-def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor],
-                     path: str | Path, built_from: str) -> None:
+def check_state_dict(
+    expected: Mapping[str, torch.Tensor],
+    found: Mapping[str, torch.Tensor],
+    path: str | Path,
+    built_from: str,
+) -> None:
     """Raise CheckpointError unless `found` has every key of `expected` with the same shape.
 
     A missing BatchNorm ``num_batches_tracked`` is fine (files written by torch < 0.4.1).
@@ -66,28 +73,38 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, t
     if missing or unexpected:
         raise CheckpointError(
             f"{path}: the tensors do not fit a Tacotron2 built from {built_from}: "
-            f"missing {_few(missing)}, unexpected {_few(unexpected)}")
+            f"missing {_few(missing)}, unexpected {_few(unexpected)}"
+        )
     for key, tensor in expected.items():
         if key in found and found[key].shape != tensor.shape:
+            cause = _likely_cause(key, found[key], tensor, built_from)
             raise CheckpointError(
                 f"{path}: {key} has shape {tuple(found[key].shape)} in the checkpoint but "
-                f"{tuple(tensor.shape)} is expected: {_likely_cause(key, found[key], tensor, built_from)}")
+                f"{tuple(tensor.shape)} is expected: {cause}"
+            )
 
 
 def _likely_cause(key: str, found: torch.Tensor, expected: torch.Tensor, built_from: str) -> str:
     if key == "embedding.weight" and found.shape[0] != expected.shape[0]:
         rows = found.shape[0]
         origin = _OLD_SYMBOL_TABLES.get(rows, "a checkpoint")
-        return (f"a {rows}-row embedding is {origin} trained with a different symbol table than "
-                f"the frontend's {expected.shape[0]} symbols; use a frontend with that symbol table")
-    return f"the model was built from {built_from}, which disagrees with this tensor (edited or damaged file?)"
+        return (
+            f"a {rows}-row embedding is {origin} trained with a different symbol table than "
+            f"the {expected.shape[0]} symbols expected; use a frontend with the checkpoint's "
+            f"symbol table"
+        )
+    return (
+        f"the model was built from {built_from}, which disagrees with this tensor "
+        f"(edited or damaged file?)"
+    )
 
 
 def _not_tacotron2(state_dict: Mapping[str, torch.Tensor], path: str | Path, key: str) -> str:
     guess = ""
     if any(k.startswith("WN.") for k in state_dict):
         guess = "; it looks like a WaveGlow checkpoint: set it as vocoder.checkpoint"
-    return f"{path} is not a Tacotron2 checkpoint: it has no '{key}' (keys: {_few(list(state_dict))}){guess}"
+    keys = _few(list(state_dict))
+    return f"{path} is not a Tacotron2 checkpoint: it has no '{key}' (keys: {keys}){guess}"
 
 
 def _count(state_dict: Mapping[str, torch.Tensor], prefix: str) -> int:
