@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, TTSError
+
+class OutputError(TTSError):
+    """The output directory cannot be written (permissions, full disk)."""
+
 
 FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 
@@ -19,17 +25,57 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int, fmt: str = "wav
 
     The file appears complete under its final name or not at all.
     """
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown audio format '{fmt}'; choose one of {', '.join(FORMATS)}")
-    container, subtype = FORMATS[fmt]
-    path = Path(path)
+    container, subtype = _format(fmt)
+    with _atomic(Path(path)) as tmp:
+        sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, format=container, subtype=subtype)
+    return Path(path)
+
+
+class AudioStream:
+    """An audio file written piece by piece, so that long audio never sits in memory whole.
+    It appears complete under `path` when the `with` block ends normally, and not at all
+    otherwise (an exception, Ctrl-C).
+
+        with AudioStream(path, 22050, "wav") as stream:
+            stream.write(piece)  # float (N,) in [-1, 1], clipped
+    """
+
+    def __init__(self, path: Path, sample_rate: int, fmt: str = "wav"):
+        container, subtype = _format(fmt)
+        self.path = Path(path)
+        self.samples = 0
+        self._atomic = _atomic(self.path)
+        self._file = sf.SoundFile(self._atomic.__enter__(), "w", sample_rate, 1, subtype, format=container)
+
+    def write(self, audio: np.ndarray) -> None:
+        self._file.write(np.clip(audio, -1.0, 1.0))
+        self.samples += len(audio)
+
+    def __enter__(self) -> "AudioStream":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self._file.close()
+        finally:
+            self._atomic.__exit__(*exc_info)
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; renamed to `path` on success, deleted otherwise."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, format=container, subtype=subtype)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def _format(fmt: str) -> tuple[str, str]:
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown audio format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    return FORMATS[fmt]
 
 
 def read_texts(text: str | None, input_path: str | None, default_text: str) -> list[str]:

@@ -1,0 +1,90 @@
+"""Cutting long text into pieces the acoustic model can speak: sentences, then clauses.
+
+    split_sentences("Hi there. How are you?")  ->  ["Hi there.", "How are you?"]
+
+A sentence longer than `max_chars` is cut at clause boundaries (, ; : dashes), a clause still
+too long at spaces, and a word still too long into `max_chars` slices. Nothing is dropped:
+joining the pieces with spaces gives the text back, up to whitespace.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: a sentence ends at . ! ? … (and closing quotes or brackets) followed by whitespace
+SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*\s+")
+#: a clause ends at , ; : or a dash (and closing quotes or brackets) followed by whitespace
+CLAUSE_END = re.compile(r"(?:[,;:—–]+[\"'”’»)\]]*|\s[-—–]+)\s+")
+WORD_END = re.compile(r"\s+")
+#: words whose final "." does not end a sentence (compared lower-case, without the dot)
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr vs etc e.g i.e no gen col lt sgt capt rev hon fig approx".split()
+)
+
+
+def split_sentences(text: str, max_chars: int = 250) -> list[str]:
+    """text -> its sentences, none longer than `max_chars` (long ones cut at clauses)."""
+    if max_chars < 1:
+        raise ValueError(f"max_chars must be at least 1, got {max_chars}")
+    sentences = _merge_abbreviations(_cut(text, SENTENCE_END))
+    return [piece for sentence in sentences for piece in split_long(sentence, max_chars)]
+
+
+def split_long(sentence: str, max_chars: int) -> list[str]:
+    """One sentence -> pieces of at most `max_chars`, cut at clauses, else spaces, else anywhere."""
+    if len(sentence) <= max_chars:
+        return [sentence] if sentence else []
+    pieces: list[str] = []
+    for clause in _pack(_cut(sentence, CLAUSE_END), max_chars):
+        for chunk in _pack(_cut(clause, WORD_END), max_chars) if len(clause) > max_chars else [clause]:
+            pieces += [chunk[i : i + max_chars] for i in range(0, len(chunk), max_chars)]
+    return pieces
+
+
+def halve(piece: str) -> list[str]:
+    """Cut a piece in two at the clause boundary (else the space) nearest its middle;
+    [piece] when it is a single word."""
+    text = piece.strip()
+    for pattern in (CLAUSE_END, WORD_END):
+        cuts = [m.end() for m in pattern.finditer(text)]
+        if cuts:
+            middle = min(cuts, key=lambda cut: abs(cut - len(text) / 2))
+            return [text[:middle].strip(), text[middle:].strip()]
+    return [text]
+
+
+def _cut(text: str, boundary: re.Pattern) -> list[str]:
+    """Split after every match of `boundary`; pieces are stripped, empty ones dropped."""
+    pieces, start = [], 0
+    for match in boundary.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _ends_with_abbreviation(sentence: str) -> bool:
+    last = sentence.rsplit(None, 1)[-1].lower().rstrip(".")
+    return sentence.endswith(".") and last in ABBREVIATIONS
+
+
+def _merge_abbreviations(sentences: list[str]) -> list[str]:
+    """Glue a sentence that ends in an abbreviation ("Dr.") to the one after it."""
+    merged: list[str] = []
+    for sentence in sentences:
+        if merged and _ends_with_abbreviation(merged[-1]):
+            merged[-1] = f"{merged[-1]} {sentence}"
+        else:
+            merged.append(sentence)
+    return merged
+
+
+def _pack(parts: list[str], max_chars: int) -> list[str]:
+    """Join consecutive parts with spaces while the result fits in `max_chars`."""
+    packed: list[str] = []
+    for part in parts:
+        if packed and len(packed[-1]) + 1 + len(part) <= max_chars:
+            packed[-1] = f"{packed[-1]} {part}"
+        else:
+            packed.append(part)
+    return packed
