@@ -1,27 +1,38 @@
-"""Device backends (cpu, cuda, mlu, auto), registered through the device hook."""
+"""Device backends (cpu, cuda, mlu, auto), registered through the device hook.
+
+A backend answers, for one kind of device: is it here, which ``torch.device``, wait for the
+work queued on it, an autocast context for a precision, the peak memory, and a seeded
+generator. ``auto`` picks cuda, then mlu, then cpu.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import resource
+import sys
 from typing import Any, ContextManager
 
 import torch
 
-from .errors import DeviceError
+from .errors import ConfigError, DeviceError
 from .hookspecs import hookimpl
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: precision name -> the dtype autocast runs eligible ops in
+PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class DeviceBackend:
-    """One kind of device: availability, torch.device, sync, autocast, memory, RNG."""
+    """One kind of device. Subclasses set `name`, `device_type` and override what differs."""
 
     name: str = "cpu"
     device_type: str = "cpu"
-    precisions: tuple[str, ...] = ("fp32", "bf16")
 
     def __init__(self, index: int | None = None, threads: int | None = None):
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"device.threads must be a positive integer (or null), got {threads!r}")
+        if index is not None and (not isinstance(index, int) or index < 0):
+            raise ConfigError(f"device.index must be a non-negative integer (or null), got {index!r}")
         self.index = index
         self.threads = threads
 
@@ -29,37 +40,50 @@ class DeviceBackend:
         return True
 
     def unavailable_reason(self) -> str:
-        return f"device '{self.name}' is not available on this machine"
+        return f"device={self.name} is not available on this machine; use device=cpu or device=auto"
+
+    def device_count(self) -> int:
+        return 1
 
     @property
     def device(self) -> torch.device:
         return torch.device(self.device_type, self.index)
 
     def prepare(self) -> None:
-        """Check availability and apply process settings (threads)."""
+        """Fail with one clear line if the device is missing; apply `threads` (host threads)."""
         if not self.is_available():
             raise DeviceError(self.unavailable_reason())
+        if self.index is not None and self.index >= self.device_count():
+            raise DeviceError(
+                f"device.index={self.index} but only {self.device_count()} {self.name} device(s) are "
+                f"visible; use device.index=0..{self.device_count() - 1} or leave it null"
+            )
         if self.threads:
-            torch.set_num_threads(int(self.threads))
+            torch.set_num_threads(self.threads)
 
     def synchronize(self) -> None:
-        """Wait for queued work on the device (a no-op on CPU)."""
+        """Wait until the work queued on the device is done (a no-op on CPU)."""
+
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions this device runs."""
+        return ("fp32", "bf16")
+
+    def check_precision(self, precision: str) -> None:
+        if precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+        if precision not in self.precisions():
+            raise DeviceError(
+                f"precision={precision} is not supported on device '{self.name}'; "
+                f"use one of: {', '.join(self.precisions())}"
+            )
 
     def autocast(self, precision: str) -> ContextManager:
-        """Context that runs eligible ops in `precision` (fp32: nothing changes)."""
+        """Context that runs eligible ops in `precision` (fp32: nothing changes). Components
+        keep numerically delicate parts in fp32 themselves (``torch.autocast(..., enabled=False)``)."""
         self.check_precision(precision)
         if precision == "fp32":
             return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=DTYPES[precision])
-
-    def check_precision(self, precision: str) -> None:
-        if precision not in DTYPES:
-            raise DeviceError(f"unknown precision '{precision}'; choose one of fp32, fp16, bf16")
-        if precision not in self.precisions:
-            raise DeviceError(
-                f"precision={precision} is not supported on device '{self.name}'; "
-                f"supported: {', '.join(self.precisions)}"
-            )
+        return torch.autocast(self.device_type, dtype=PRECISIONS[precision])
 
     def generator(self, seed: int | None) -> torch.Generator | None:
         """A generator on this device seeded with `seed` (None: the global RNG)."""
@@ -67,80 +91,133 @@ class DeviceBackend:
             return None
         return torch.Generator(device=self.device).manual_seed(int(seed))
 
-    def max_memory_allocated(self) -> int | None:
-        """Peak bytes allocated on the device since start (None where unknown)."""
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory measurement (where the device allows it)."""
+
+    def peak_memory_bytes(self) -> int | None:
+        """Peak memory since the last reset, in bytes (None where unknown)."""
         return None
+
+    def describe(self) -> str:
+        """One line naming the hardware, for reports."""
+        return str(self.device)
 
 
 class CPUBackend(DeviceBackend):
+    """The host CPU; `threads` sets torch's intra-op threads. Peak memory is the process's
+    peak resident set size since start (it cannot be reset)."""
+
     name = "cpu"
 
-    def max_memory_allocated(self) -> int | None:
-        import resource
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    def prepare(self) -> None:
+        if self.index not in (None, 0):
+            raise DeviceError(f"device.index={self.index} means nothing on cpu; leave it null")
+        super().prepare()
+
+    def peak_memory_bytes(self) -> int | None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes, Linux: KiB
+
+    def describe(self) -> str:
+        return f"cpu ({torch.get_num_threads()} threads)"
 
 
 class CUDABackend(DeviceBackend):
+    """NVIDIA GPUs (and ROCm builds of torch, which answer to "cuda")."""
+
     name = "cuda"
     device_type = "cuda"
-    precisions = ("fp32", "fp16", "bf16")
 
     def is_available(self) -> bool:
         return torch.cuda.is_available()
 
     def unavailable_reason(self) -> str:
-        return "device=cuda requested but CUDA is not available (torch.cuda.is_available() is False); use device=cpu or device=auto"
+        return (
+            "device=cuda requested but CUDA is not available (torch.cuda.is_available() is False); "
+            "use device=cpu or device=auto"
+        )
+
+    def device_count(self) -> int:
+        return torch.cuda.device_count()
 
     def synchronize(self) -> None:
         torch.cuda.synchronize(self.device)
 
-    def max_memory_allocated(self) -> int | None:
+    def precisions(self) -> tuple[str, ...]:
+        return ("fp32", "fp16", "bf16") if torch.cuda.is_bf16_supported() else ("fp32", "fp16")
+
+    def reset_peak_memory(self) -> None:
+        torch.cuda.reset_peak_memory_stats(self.device)
+
+    def peak_memory_bytes(self) -> int | None:
         return torch.cuda.max_memory_allocated(self.device)
+
+    def describe(self) -> str:
+        return f"{self.device} ({torch.cuda.get_device_name(self.device)})"
 
 
 class MLUBackend(DeviceBackend):
-    """Cambricon MLU through torch_mlu (``import torch_mlu`` adds ``torch.mlu``)."""
+    """Cambricon MLUs through torch_mlu: ``import torch_mlu`` adds the device type "mlu" and
+    ``torch.mlu`` (synchronize, memory stats, ... as ``torch.cuda``). Untested on real MLUs here."""
 
     name = "mlu"
     device_type = "mlu"
-    precisions = ("fp32", "fp16")
 
-    def _torch_mlu(self) -> Any | None:
+    def _import_error(self) -> str | None:
+        """Why torch_mlu cannot be imported (None: it can)."""
         try:
-            return importlib.import_module("torch_mlu")
+            importlib.import_module("torch_mlu")
         except ImportError:
-            return None
+            return "torch_mlu is not installed (Cambricon's PyTorch extension)"
+        except Exception as exc:  # a torch_mlu built for another torch fails in odd ways
+            first_line = next(iter(str(exc).splitlines()), "")
+            return f"torch_mlu failed to import ({type(exc).__name__}: {first_line})"
+        return None
 
     def is_available(self) -> bool:
-        return self._torch_mlu() is not None and bool(getattr(torch, "mlu", None)) and torch.mlu.is_available()
+        return self._import_error() is None and hasattr(torch, "mlu") and torch.mlu.is_available()
 
     def unavailable_reason(self) -> str:
-        if self._torch_mlu() is None:
-            return "device=mlu requested but torch_mlu is not installed (Cambricon's PyTorch extension); install it or use device=cpu"
-        return "device=mlu requested but no MLU device is available (torch.mlu.is_available() is False)"
+        problem = self._import_error() or "no MLU is visible (torch.mlu.is_available() is False)"
+        return f"device=mlu requested but {problem}; install torch_mlu on an MLU machine or use device=cpu"
+
+    def device_count(self) -> int:
+        return torch.mlu.device_count()
 
     def synchronize(self) -> None:
         torch.mlu.synchronize()
 
-    def max_memory_allocated(self) -> int | None:
+    def precisions(self) -> tuple[str, ...]:
+        bf16 = getattr(torch.mlu, "is_bf16_supported", lambda: False)()
+        return ("fp32", "fp16", "bf16") if bf16 else ("fp32", "fp16")
+
+    def reset_peak_memory(self) -> None:
+        torch.mlu.reset_peak_memory_stats()
+
+    def peak_memory_bytes(self) -> int | None:
         return torch.mlu.max_memory_allocated()
 
-
-class AutoBackend:
-    """Picks cuda, then mlu, then cpu."""
-
-    def __new__(cls, index: int | None = None, threads: int | None = None) -> DeviceBackend:  # type: ignore[misc]
-        for backend in (CUDABackend, MLUBackend):
-            candidate = backend(index, threads)
-            if candidate.is_available():
-                return candidate
-        return CPUBackend(index, threads)
+    def describe(self) -> str:
+        name = getattr(torch.mlu, "get_device_name", None)
+        return f"{self.device} ({name(self.index or 0)})" if name else str(self.device)
 
 
-def _factory(backend: type):
+def pick_auto(index: int | None = None, threads: int | None = None) -> DeviceBackend:
+    """The first available of cuda, mlu, cpu."""
+    for backend in (CUDABackend, MLUBackend):
+        candidate = backend(index, threads)
+        if candidate.is_available():
+            return candidate
+    return CPUBackend(None, threads)
+
+
+def _factory(make: Any):
     def build(cfg: Any, context: Any) -> DeviceBackend:
-        return backend(cfg.get("index"), cfg.get("threads"))
+        return make(cfg.get("index"), cfg.get("threads"))
 
     return build
 
@@ -150,4 +227,4 @@ def ttsfw_register_devices(register):
     register("cpu", _factory(CPUBackend))
     register("cuda", _factory(CUDABackend), aliases=["gpu"])
     register("mlu", _factory(MLUBackend))
-    register("auto", _factory(AutoBackend))
+    register("auto", _factory(pick_auto))

@@ -1,0 +1,205 @@
+"""``mode=bench``: the latency measurement of NVIDIA DLE's Tacotron2 ``test_infer.py``, on
+any ttsfw pipeline.
+
+Every iteration speaks `batch_size` copies of ``mode.text`` cut to ``mode.input_length``
+characters (the lab's sentence, 166 characters by default); ``mode.warmup`` iterations run
+first and are not counted, then ``mode.num_iters`` are timed, with the device synchronised
+around each stage. bench.json (every iteration and the summary) and metrics.json (the
+summary, for sweep summaries) go to the run directory; a table goes to stdout.
+
+Percentiles are DLE's order statistic: the element at index ``int(n * P) - 1`` of the sorted
+values (not interpolated; see :func:`order_statistic`).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from . import __version__
+from .errors import ConfigError
+from .pipeline import Pipeline
+from .plugins import plugin_infos
+from .sweep import format_number
+from .timing import StageTimer
+
+#: summary percentiles: name -> fraction P
+PERCENTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+PERCENTILE_DEFINITION = "DLE order statistic: sorted(values)[int(n * P) - 1], not interpolated"
+#: Tacotron2 options that decide how many decoder steps an iteration runs
+DECODER_OPTIONS = ("early_stopping", "max_decoder_steps")
+
+
+def order_statistic(values: Iterable[float], fraction: float) -> float:
+    """DLE test_infer's percentile: ``max(sorted(values)[:int(n * fraction)])``, i.e. the
+    element at index ``int(n * fraction) - 1`` of the sorted values. With n = 1000 the
+    p50/p90/p95/p99 are elements 499/899/949/989. Where ``int(n * fraction)`` is 0 (too few
+    values; DLE would fail) the smallest value is returned."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("order_statistic of no values")
+    return ordered[max(int(len(ordered) * fraction), 1) - 1]
+
+
+def summarize(values: list[float]) -> dict[str, float]:
+    """mean, std (population, as np.std), p50, p90, p95, p99 and max of one metric."""
+    summary = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    summary.update({name: float(order_statistic(values, p)) for name, p in PERCENTILES.items()})
+    summary["max"] = float(max(values))
+    return summary
+
+
+def bench_text(cfg: DictConfig) -> str:
+    """``mode.text`` cut to ``mode.input_length`` characters."""
+    if cfg.get("text") is not None or cfg.get("input") is not None:
+        raise ConfigError(
+            "mode=bench speaks mode.text (the lab's sentence) cut to mode.input_length characters; "
+            "set mode.text=... instead of text=/input="
+        )
+    text, length = str(cfg.mode.text), int(cfg.mode.input_length)
+    if not 1 <= length <= len(text):
+        raise ConfigError(
+            f"mode.input_length must be 1..{len(text)} (the length of mode.text), got {length}"
+        )
+    return text[:length]
+
+
+def measure_iteration(pipeline: Pipeline, texts: list[str], generator: torch.Generator | None) -> dict[str, float]:
+    """Speak `texts` as one batch; return this iteration's numbers (seconds unless named).
+
+    ``latency`` = acoustic + vocoder + denoiser (DLE's ``latency``); audio counts every item's
+    full T_out frames (DLE's ``num_samples``: B x vocoder output length)."""
+    timer = StageTimer(pipeline.device)
+    with timer.stage("pre_processing"):
+        encoded = pipeline.encode_each(texts)
+        ids = torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True).to(pipeline.device.device)
+        lengths = torch.tensor([len(e) for e in encoded])
+    batch = pipeline.run_batch(ids, lengths, generator, timer)
+    seconds = timer.as_dict()
+    batch_size, frames = batch["mel"].shape[0], batch["mel"].shape[2]
+    samples = batch["audio"].numel()
+    stages = {f"{stage}_latency": seconds[stage] for stage in ("acoustic", "vocoder", "denoiser") if stage in seconds}
+    latency = sum(stages.values())
+    audio_seconds = samples / pipeline.sample_rate
+    return {
+        "pre_processing": seconds["pre_processing"],
+        **stages,
+        "latency": latency,
+        "mel_frames": float(frames),
+        "audio_seconds": audio_seconds,
+        "samples_per_second": samples / latency,
+        "rtf": latency / audio_seconds,
+        "decoder_ms_per_step": 1000.0 * seconds["acoustic"] / frames,
+        "acoustic_frames_per_second": batch_size * frames / seconds["acoustic"],
+        "vocoder_samples_per_second": samples / seconds["vocoder"],
+        "hit_max_decoder_steps": float(batch["hit"].sum()),
+    }
+
+
+def run_benchmark(pipeline: Pipeline, text: str, batch_size: int, warmup: int, num_iters: int,
+                  progress: bool = False) -> dict[str, list[float]]:
+    """Run `warmup` + `num_iters` iterations; return each timed iteration's numbers by name."""
+    if num_iters < 1 or warmup < 0 or batch_size < 1:
+        raise ConfigError(
+            f"mode=bench needs mode.num_iters >= 1, mode.warmup >= 0 and batch_size >= 1; "
+            f"got {num_iters}, {warmup} and {batch_size}"
+        )
+    texts = [text] * batch_size
+    generator = pipeline.device.generator(pipeline.cfg.seed)
+    timed: dict[str, list[float]] = {}
+    for iteration in tqdm(range(warmup + num_iters), unit="iter", disable=not progress):
+        if iteration == warmup:
+            pipeline.device.reset_peak_memory()
+        numbers = measure_iteration(pipeline, texts, generator)
+        if iteration >= warmup:
+            for name, value in numbers.items():
+                timed.setdefault(name, []).append(value)
+    return timed
+
+
+def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[str, Any]:
+    """The Hydra job of ``mode=bench``: measure, write bench.json + metrics.json, print a table."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    text = bench_text(cfg)
+    pipeline = Pipeline(cfg, choices)
+    progress = cfg.progress is True or (cfg.progress == "auto" and sys.stderr.isatty())
+    timed = run_benchmark(
+        pipeline, text, int(cfg.batch_size), int(cfg.mode.warmup), int(cfg.mode.num_iters), progress
+    )
+    hits = timed.pop("hit_max_decoder_steps")
+    report = {
+        "status": "complete",
+        "mode": "bench",
+        "choices": choices,
+        "device": str(pipeline.device.device),
+        "device_description": pipeline.device.describe(),
+        "precision": cfg.precision,
+        "batch_size": int(cfg.batch_size),
+        "input_length": len(text),
+        "text": text,
+        "warmup": int(cfg.mode.warmup),
+        "num_iters": int(cfg.mode.num_iters),
+        "threads": torch.get_num_threads(),
+        "sample_rate": pipeline.sample_rate,
+        "decoder": {k: cfg.acoustic[k] for k in DECODER_OPTIONS if k in cfg.acoustic},
+        "hit_max_decoder_steps": int(sum(hits)),
+        "peak_memory_bytes": pipeline.device.peak_memory_bytes(),
+        "percentiles": PERCENTILE_DEFINITION,
+        "summary": {name: summarize(values) for name, values in timed.items()},
+        "iterations": timed,
+        "versions": {
+            "ttsfw": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "plugins": {p.name: f"{p.distribution} {p.version}" for p in plugin_infos()},
+        },
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    (run_dir / "bench.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    metrics = headline(report)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    print(format_report(report, run_dir))
+    return metrics
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The flat metrics.json of a bench run: means, latency spread, run facts (no iterations)."""
+    summary = report["summary"]
+    means = {name: stats["mean"] for name, stats in summary.items() if name != "latency"}
+    spread = {f"latency_{k}": v for k, v in summary["latency"].items()}
+    facts = {k: v for k, v in report.items() if k not in ("summary", "iterations", "text")}
+    return {**facts, **means, **spread}
+
+
+def format_report(report: dict[str, Any], run_dir: Path) -> str:
+    """A readable table: one row per metric, mean/std/percentiles/max as columns."""
+    columns = ["mean", "std", *PERCENTILES, "max"]
+    lines = [
+        f"ttsfw bench: {report['device_description']}, {report['precision']}, batch_size "
+        f"{report['batch_size']}, {report['input_length']} characters, {report['num_iters']} "
+        f"iterations after {report['warmup']} warm-up",
+        "pipeline: " + ", ".join(f"{k}={v}" for k, v in report["choices"].items() if k != "mode"),
+    ]
+    if report["decoder"]:
+        lines.append("decoder: " + ", ".join(f"{k}={v}" for k, v in report["decoder"].items()))
+        if report["decoder"].get("early_stopping"):
+            lines.append(
+                "note: the stop gate decides the frame count; for the lab's fixed workload use "
+                "acoustic.early_stopping=false acoustic.max_decoder_steps=754"
+            )
+    lines.append(f"{'metric':<28}" + "".join(f"{c:>12}" for c in columns))
+    for name, stats in report["summary"].items():
+        lines.append(f"{name:<28}" + "".join(f"{format_number(stats[c]):>12}" for c in columns))
+    if report["peak_memory_bytes"] is not None:
+        lines.append(f"peak memory: {report['peak_memory_bytes'] / 2**20:,.1f} MiB")
+    lines.append(f"percentiles: {report['percentiles']}")
+    lines.append(f"written: {run_dir / 'bench.json'}")
+    return "\n".join(lines)
