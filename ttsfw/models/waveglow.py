@@ -10,10 +10,11 @@ writes either layout back. Sizes are read from tensor shapes, never from flags o
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, ContextManager, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -73,22 +74,23 @@ class WaveGlowConfig:
         return cls(**{key: int(value) for key, value in options.items()})
 
     @classmethod
-    def from_state_dict(cls, tensors: Mapping[str, torch.Tensor]) -> "WaveGlowConfig":
+    def from_state_dict(cls, tensors: Mapping[str, torch.Tensor], source: str = "state dict") -> "WaveGlowConfig":
         """Read the sizes off an inference-form state dict (see `inference_state_dict`)."""
 
         def shape(key: str) -> torch.Size:
             if key not in tensors:
                 sample = ", ".join(list(tensors)[:4])
-                raise CheckpointError(f"not a WaveGlow checkpoint: no '{key}' (keys start: {sample})")
+                raise CheckpointError(f"{source} is not a WaveGlow checkpoint: no '{key}' (keys start: {sample})")
             return tensors[key].shape
 
+        n_mel_channels = shape("upsample.weight")[0]
         shape("convinv.0.conv.weight")
         sizes = [tensors[f"convinv.{k}.conv.weight"].shape[0] for k in range(_count(tensors, "convinv.{}.conv.weight"))]
         drops = [k for k in range(1, len(sizes)) if sizes[k] != sizes[0]]
         in_layer = shape("WN.0.in_layers.0.weight")
         try:
             return cls(
-                n_mel_channels=shape("upsample.weight")[0],
+                n_mel_channels=n_mel_channels,
                 n_flows=len(sizes),
                 n_group=sizes[0],
                 n_early_every=drops[0] if drops else len(sizes),
@@ -98,7 +100,7 @@ class WaveGlowConfig:
                 n_channels=shape("WN.0.start.weight")[0],
             )
         except ConfigError as exc:
-            raise CheckpointError(f"not a usable WaveGlow checkpoint: {exc}") from None
+            raise CheckpointError(f"{source} is not a usable WaveGlow checkpoint: {exc}") from None
 
 
 def _count(tensors: Mapping[str, Any], pattern: str) -> int:
@@ -144,8 +146,17 @@ class Invertible1x1Conv(nn.Module):
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, c, L) -> W^-1 z (B, c, L), in W_inverse's dtype even under autocast."""
-        with torch.autocast(z.device.type, enabled=False):
+        with _without_autocast(z.device.type):
             return F.conv1d(z, self.W_inverse)
+
+
+def _without_autocast(device_type: str) -> ContextManager:
+    """Autocast switched off for `device_type` where it is on (meta has no autocast at all)."""
+    try:
+        enabled = torch.is_autocast_enabled(device_type)
+    except RuntimeError:
+        enabled = False
+    return torch.autocast(device_type, enabled=False) if enabled else contextlib.nullcontext()
 
 
 class WN(nn.Module):
@@ -222,7 +233,7 @@ class WaveGlow(Vocoder):
         """Build from reference tensors (DLE or NVIDIA layout, weight norm folded or not)."""
         tensors = inference_state_dict(tensors, source)
         with torch.device("meta"):
-            model = cls(WaveGlowConfig.from_state_dict(tensors))
+            model = cls(WaveGlowConfig.from_state_dict(tensors, source))
         try:
             model.load_state_dict(tensors, assign=True)
         except RuntimeError as exc:

@@ -1,0 +1,197 @@
+"""The model store: NVIDIA's published checkpoints by name, cached on disk.
+
+    python -m ttsfw download                      # list the known models and what is cached
+    python -m ttsfw download waveglow tacotron2   # fetch (resumes an interrupted download)
+    python -m ttsfw vocoder.checkpoint=waveglow   # a config value may name a stored model
+
+The cache is ``$TTSFW_CACHE`` if set, else ``$XDG_CACHE_HOME/ttsfw`` or ``~/.cache/ttsfw``.
+Downloads go to ``NAME.pt.part`` (resumed with an HTTP Range request), are checked to load
+with ``weights_only=True`` as the expected kind of model, then renamed into place atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from tqdm import tqdm
+
+from . import __version__
+from .checkpoints import load_checkpoint, unwrap
+from .errors import CheckpointError
+
+CACHE_ENV = "TTSFW_CACHE"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A published checkpoint: where it comes from and what it must contain."""
+
+    name: str
+    kind: str  # "tacotron2" | "waveglow"
+    url: str
+    description: str
+    aliases: tuple[str, ...] = ()
+
+
+_NGC = "https://api.ngc.nvidia.com/v2/models/nvidia"
+MODELS: dict[str, StoredModel] = {
+    model.name: model
+    for model in (
+        StoredModel(
+            "nvidia_tacotron2pyt_fp32_20190427",
+            "tacotron2",
+            f"{_NGC}/tacotron2_pyt_ckpt_fp32/versions/19.09.0/files/nvidia_tacotron2pyt_fp32_20190427",
+            "Tacotron2, LJSpeech, fp32 (NVIDIA DeepLearningExamples via NGC; torch.hub nvidia_tacotron2)",
+            aliases=("tacotron2",),
+        ),
+        StoredModel(
+            "nvidia_waveglowpyt_fp32_20190427",
+            "waveglow",
+            f"{_NGC}/waveglow_ckpt_fp32/versions/19.09.0/files/nvidia_waveglowpyt_fp32_20190427",
+            "WaveGlow, 512 channels, LJSpeech, fp32 (NVIDIA DeepLearningExamples via NGC; torch.hub nvidia_waveglow)",
+            aliases=("waveglow",),
+        ),
+    )
+}
+
+
+def cache_dir() -> Path:
+    """Where stored models live (``$TTSFW_CACHE``, else the user cache dir)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ttsfw"
+
+
+def lookup(name: str) -> StoredModel | None:
+    """The stored model called `name` (or an alias of it), else None."""
+    for model in MODELS.values():
+        if name == model.name or name in model.aliases:
+            return model
+    return None
+
+
+def cached_path(model: StoredModel) -> Path:
+    return cache_dir() / f"{model.name}.pt"
+
+
+def resolve(spec: str | Path) -> Path:
+    """A config ``checkpoint`` value -> file: a stored model's cached file, else a path (``~`` ok).
+
+    Raises CheckpointError for a stored model that is not downloaded yet.
+    """
+    model = lookup(str(spec))
+    if model is None:
+        return Path(spec).expanduser()
+    path = cached_path(model)
+    if not path.is_file():
+        raise CheckpointError(f"model '{spec}' is not downloaded: run `python -m ttsfw download {spec}`")
+    return path
+
+
+def checkpoint_kind(tensors: Mapping[str, torch.Tensor]) -> str | None:
+    """Which model a state dict belongs to, by its keys ('tacotron2', 'waveglow'), else None."""
+    if "upsample.weight" in tensors and "convinv.0.conv.weight" in tensors:
+        return "waveglow"
+    if "embedding.weight" in tensors and "decoder.attention_rnn.weight_ih" in tensors:
+        return "tacotron2"
+    return None
+
+
+def download(name: str, url: str | None = None, progress: bool = True) -> Path:
+    """Fetch stored model `name` into the cache (from `url` if given) and return its path.
+
+    An interrupted download leaves ``NAME.pt.part``; the next call resumes it.
+    """
+    model = lookup(name)
+    if model is None:
+        raise CheckpointError(f"unknown model '{name}'; known: {', '.join(MODELS)}")
+    target = cached_path(model)
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    _fetch(url or model.url, partial, progress, model.name)
+    _check(partial, model)
+    os.replace(partial, target)
+    return target
+
+
+def _fetch(url: str, partial: Path, progress: bool, label: str) -> None:
+    """Download `url` into `partial`, continuing from its current size when the server allows."""
+    start = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": f"ttsfw/{__version__}"})
+    if start:
+        request.add_header("Range", f"bytes={start}-")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            if start and response.status != 206:  # the server ignored Range: start over
+                start = 0
+            length = response.headers.get("Content-Length")
+            total = start + int(length) if length is not None else None
+            with open(partial, "ab" if start else "wb") as file, tqdm(
+                total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=label, disable=not progress,
+            ) as bar:
+                while chunk := response.read(CHUNK):
+                    file.write(chunk)
+                    bar.update(len(chunk))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and start:  # nothing left to fetch: the partial file is complete
+            return
+        raise CheckpointError(f"download of {label} failed: HTTP {exc.code} {exc.reason} from {url}") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        raise CheckpointError(
+            f"download of {label} was interrupted ({exc}); run the same command again to resume it"
+        ) from None
+    if total is not None and partial.stat().st_size != total:
+        raise CheckpointError(
+            f"download of {label} was interrupted ({partial.stat().st_size} of {total} bytes); "
+            f"run the same command again to resume it"
+        )
+
+
+def _check(partial: Path, model: StoredModel) -> None:
+    """The downloaded file must load safely and hold the expected kind of model."""
+    try:
+        tensors, _ = unwrap(load_checkpoint(partial), partial)
+        kind = checkpoint_kind(tensors)
+        if kind != model.kind:
+            raise CheckpointError(f"it holds {kind or 'no known model'}, not {model.kind}")
+    except CheckpointError as exc:
+        partial.unlink()
+        raise CheckpointError(f"downloaded {model.name} is not a usable {model.kind} checkpoint ({exc}); removed it") from None
+
+
+def main(argv: list[str]) -> int:
+    """``python -m ttsfw download [NAME ...] [--url URL]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ttsfw download",
+        description=f"Fetch NVIDIA's published checkpoints into the cache ({cache_dir()}; set "
+        f"{CACHE_ENV} to move it). Without NAME, list the known models. Then use a name as "
+        f"acoustic.checkpoint=NAME or vocoder.checkpoint=NAME.",
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="model name or alias")
+    parser.add_argument("--url", help="download from this URL instead (a mirror); one NAME only")
+    args = parser.parse_args(argv)
+    if args.url and len(args.names) != 1:
+        parser.error("--url needs exactly one NAME")
+    if not args.names:
+        for model in MODELS.values():
+            state = "downloaded" if cached_path(model).is_file() else "not downloaded"
+            aliases = f" (alias: {', '.join(model.aliases)})" if model.aliases else ""
+            print(f"{model.name}{aliases}  [{state}]\n  {model.description}")
+        return 0
+    for name in args.names:
+        path = download(name, url=args.url)
+        print(f"{name}: {path}")
+    return 0
