@@ -7,9 +7,12 @@ import itertools
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
@@ -49,16 +52,14 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     pipeline = Pipeline(cfg, choices)
     speaker = Speaker(pipeline, options, StageTimer(pipeline.device))
     metrics = _metrics_header(cfg, choices, pipeline, lines, todo)
-    done: list[Spoken] = []
+    done = speaker.done
     start = time.perf_counter()
     progress = tqdm(total=len(todo), unit="line", disable=not _show_progress(cfg, len(todo)))
     try:
-        for line, outcome in speaker.speak_lines(lines, todo, paths):
-            if isinstance(outcome, str):
-                skipped[line] = outcome
-                warnings.warn(f"line {line + 1} skipped: {outcome}", stacklevel=2)
-            else:
-                done.append(outcome)
+        for line, problem in speaker.speak_lines(lines, todo, paths):
+            if problem:
+                skipped[line] = problem
+                warnings.warn(f"line {line + 1} skipped: {problem}", stacklevel=2)
             progress.update()
         metrics["status"] = "complete"
     except BaseException as exc:
@@ -120,10 +121,15 @@ ON_MAX_STEPS = ("retry_split", "warn", "error")
 
 
 def _typed(name: str, value: Any, kind: type) -> Any:
-    if kind is bool and isinstance(value, bool) or kind is not bool and not isinstance(value, bool):
+    """`value` as `kind`, or a ConfigError naming the option and an example."""
+    if kind is bool and isinstance(value, bool) or kind is str and isinstance(value, str):
+        return value
+    if kind in (int, float) and not isinstance(value, bool):
         try:
-            return kind(value) if kind is not int or float(value) == int(value) else None
-        except (TypeError, ValueError):
+            number = float(value)
+            if kind is float or number == int(number):
+                return kind(number)
+        except (TypeError, ValueError, OverflowError):
             pass
     words = {int: "a whole number", float: "a number", bool: "true or false", str: "a word"}
     raise ConfigError(f"{name} must be {words[kind]}, got {value!r}; e.g. {name}={_EXAMPLES[name]}")
@@ -190,12 +196,15 @@ class Speaker:
         self.timer = timer
         self.generator = pipeline.device.generator(pipeline.cfg.seed)
         self.hooks = get_plugin_manager().hook
+        #: files finished, in the order they were written
+        self.done: list[Spoken] = []
         self.pause = np.zeros(round(options.pause * pipeline.sample_rate), np.float32)
 
     def speak_lines(
         self, lines: list[str], todo: list[int], paths: dict[int, Path]
-    ) -> Iterator[tuple[int, Spoken | str]]:
-        """Yield (line, Spoken) for each written file, (line, reason) for each skipped line."""
+    ) -> Iterator[tuple[int, str | None]]:
+        """Yield (line, None) for each file written (and recorded in `done`), (line, reason)
+        for each line skipped."""
         streams: dict[int, AudioStream] = {}
         hits: set[int] = set()
         failed: set[int] = set()
@@ -244,6 +253,8 @@ class Speaker:
 
     def _utterance(self, piece: Piece, batch: dict, row: int, depth: int) -> Utterance | str:
         frames = int(batch["mel_lengths"][row])
+        if frames == 0:
+            return f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
         mel = batch["mel"][row, :, :frames]
         if not torch.isfinite(mel).all():
             return "the acoustic model produced NaN or Inf in the mel"
@@ -284,7 +295,7 @@ class Speaker:
         return utterance
 
 
-    def _write(self, piece, utterance, streams, paths, hits) -> Iterator[tuple[int, Spoken]]:
+    def _write(self, piece, utterance, streams, paths, hits) -> Iterator[tuple[int, None]]:
         path = paths[piece.line]
         try:
             if piece.number == 0:
@@ -302,10 +313,12 @@ class Speaker:
                 save_plots(utterance.mel, utterance.alignment, path.with_name(path.stem + suffix))
             if piece.number == piece.count - 1:
                 stream = streams.pop(piece.line)
-                stream.__exit__(None, None, None)
+                with _interrupt_deferred():  # the file and its record in `done` go together
+                    stream.__exit__(None, None, None)
+                    self.done.append(Spoken(piece.line, stream.samples, utterance.sample_rate, piece.line in hits))
                 whole = Utterance(piece.line, "", np.zeros(0, np.float32), utterance.sample_rate)
                 self.hooks.ttsfw_after_write(utterance=whole, path=path)
-                yield piece.line, Spoken(piece.line, stream.samples, utterance.sample_rate, piece.line in hits)
+                yield piece.line, None
         except OSError as exc:
             raise OutputError(_os_problem(exc, path)) from None
 
@@ -332,6 +345,22 @@ MAX_SPLIT_DEPTH = 3
 
 def _preview(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block has run; raise KeyboardInterrupt then."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _show_progress(cfg: DictConfig, count: int) -> bool:
