@@ -176,7 +176,7 @@ def test_cli_prints_one_error_line(tmp_path, args, expected):
 
 
 def test_ctrl_c_leaves_complete_files_and_metrics_then_resume_finishes(tmp_path):
-    lines = [f"Sentence number {n}, spoken slowly." for n in range(1, 41)]
+    lines = [f"Sentence number {n}, spoken slowly." for n in range(1, 13)]
     (tmp_path / "book.txt").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
     process = ttsfw(tmp_path, "input=book.txt", "vocoder.n_iter=8")
