@@ -1,0 +1,97 @@
+"""WaveGlow bias denoiser: golden parity, stage contract, device locality, factories, and the
+default pipeline (waveglow + waveglow_bias) end to end."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ttsfw import Pipeline
+from ttsfw.errors import ConfigError
+from ttsfw.models.denoiser import WaveGlowDenoiser, build_none, build_waveglow_bias
+from ttsfw.models.waveglow import WaveGlow, WaveGlowConfig, load_waveglow
+from ttsfw.plugins import get_registry
+from ttsfw.registry import BuildContext
+
+TOLERANCE = 1e-4  # golden/README.md: denoiser bias_spec and denoised audio
+
+
+@pytest.fixture(scope="module")
+def expected(golden):
+    return torch.load(golden / "denoiser" / "denoiser.pt", map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def vocoder(golden):
+    return load_waveglow(golden / "waveglow" / "ckpt_dle.pt")
+
+
+@pytest.fixture(scope="module")
+def denoiser(vocoder):
+    return build_waveglow_bias({"name": "waveglow_bias", "strength": 0.01}, BuildContext(vocoder=vocoder))
+
+
+def test_bias_spectrum_matches_golden(denoiser, expected):
+    assert denoiser.bias_spec.shape == (1, 513, 1)
+    assert (denoiser.bias_spec - expected["bias_spec"]).abs().max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("strength", [0.01, 0.1])
+def test_denoised_audio_matches_golden(denoiser, expected, strength):
+    with torch.inference_mode():
+        audio = denoiser(expected["audio_in"], strength)
+    assert audio.shape == expected["audio_in"].shape  # (B, N): the reference's (B, 1, N) squeezed
+    assert (audio - expected[f"denoised_{strength}"][:, 0]).abs().max() <= TOLERANCE
+
+
+def test_strength_defaults_to_the_configured_one(denoiser, expected):
+    assert denoiser.strength == 0.01
+    with torch.inference_mode():
+        assert torch.equal(denoiser(expected["audio_in"]), denoiser(expected["audio_in"], 0.01))
+
+
+def test_everything_is_built_on_the_vocoders_device():
+    """On the meta device any tensor made on the CPU instead would fail to mix."""
+    with torch.device("meta"):
+        vocoder = WaveGlow(WaveGlowConfig(n_mel_channels=8, n_flows=4, n_early_every=2, n_layers=2, n_channels=4))
+    denoiser = WaveGlowDenoiser(vocoder)
+    assert {buffer.device.type for buffer in denoiser.buffers()} == {"meta"}
+    assert denoiser(torch.zeros(2, 5120, device="meta"), 0.1).shape == (2, 5120)
+
+
+def test_registered_names():
+    registry = get_registry()
+    assert registry.get("denoiser", "waveglow_bias").factory is build_waveglow_bias
+    assert registry.get("denoiser", "none").factory is build_none
+    assert build_none({"name": "none"}, BuildContext()) is None
+
+
+def test_needs_a_waveglow_vocoder(vocoder):
+    with pytest.raises(ConfigError, match=r"denoiser=waveglow_bias needs vocoder=waveglow \(the vocoder is NoneType\); use denoiser=none"):
+        build_waveglow_bias({"name": "waveglow_bias", "strength": 0.01}, BuildContext())
+    with pytest.raises(ConfigError, match=r"denoiser.strength must be >= 0 \(got -0.5\)"):
+        build_waveglow_bias({"name": "waveglow_bias", "strength": -0.5}, BuildContext(vocoder=vocoder))
+
+
+TINY_TACOTRON2 = [
+    "acoustic.checkpoint=random", "acoustic.symbols_embedding_dim=8", "acoustic.encoder_embedding_dim=8",
+    "acoustic.encoder_kernel_size=3", "acoustic.encoder_n_convolutions=1", "acoustic.attention_rnn_dim=16",
+    "acoustic.attention_dim=8", "acoustic.attention_location_n_filters=2", "acoustic.attention_location_kernel_size=3",
+    "acoustic.decoder_rnn_dim=16", "acoustic.prenet_dim=8", "acoustic.postnet_embedding_dim=8",
+    "acoustic.postnet_kernel_size=3", "acoustic.postnet_n_convolutions=1", "acoustic.max_decoder_steps=12",
+    "acoustic.gate_threshold=1.0", "acoustic.prenet_dropout=false",  # never stops: 12 frames
+]
+
+
+@pytest.mark.filterwarnings("ignore::ttsfw.models.tacotron2.MaxDecoderStepsWarning")
+@pytest.mark.filterwarnings("ignore:utterance 1 reached max_decoder_steps")
+def test_default_pipeline_runs_waveglow_and_its_denoiser(golden):
+    checkpoint = golden / "waveglow" / "ckpt_dle.pt"
+    tts = Pipeline.from_overrides([*TINY_TACOTRON2, f"vocoder.checkpoint={checkpoint}"])
+    assert isinstance(tts.vocoder, WaveGlow) and isinstance(tts.denoiser, WaveGlowDenoiser)
+    assert tts.denoiser.strength == 0.01
+    audio = tts.synthesize(["Hello."]).audio[0]
+    assert audio.shape == (12 * 256,)
+    plain = Pipeline.from_overrides([*TINY_TACOTRON2, f"vocoder.checkpoint={checkpoint}", "denoiser=none"])
+    assert plain.denoiser is None
+    assert not (plain.synthesize(["Hello."]).audio[0] == audio).all()  # same seed: the denoiser changed it
