@@ -78,12 +78,10 @@ def read_pickled_model(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: {exc}") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path} is not a readable torch file (truncated or corrupt? {exc})") from None
-    model = obj.get("model") if isinstance(obj, dict) else None
+    model = obj.get("model") if isinstance(obj, dict) else obj  # also a bare torch.save(model)
     if not isinstance(model, PickledObject):
-        found = sorted(map(str, obj))[:6] if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(
-            f"{path}: expected NVIDIA/waveglow's {{'model': WaveGlow}} pickle, found {found}"
-        )
+        found = f"keys {sorted(map(str, obj))[:6]}" if isinstance(obj, dict) else type(obj).__name__
+        raise CheckpointError(f"{path}: expected NVIDIA/waveglow's {{'model': WaveGlow}} pickle, found {found}")
     return module_state_dict(model)
 
 
