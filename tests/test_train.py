@@ -47,7 +47,7 @@ def corpus(tmp_path_factory):
 def tiny_config(corpus, run_dir, *overrides):
     return compose_train_config([
         "model=tiny", f"train_filelist={corpus / 'train.txt'}", f"val_filelist={corpus / 'val.txt'}",
-        f"run_dir={run_dir}", "device=cpu", "batch_size=4", "lr=3e-3", "log_every=2",
+        f"run_dir={run_dir}", "device=cpu", "threads=1", "batch_size=4", "lr=3e-3", "log_every=2",
         "val_every=6", "checkpoint_every=6", "progress=false", *overrides])
 
 
@@ -163,7 +163,7 @@ def test_cli_trains_and_the_checkpoint_is_an_acoustic_checkpoint(corpus, tmp_pat
     run_dir = tmp_path / "cli"
     result = subprocess.run(
         [sys.executable, "-m", "ttsfw.train", "model=tiny", f"train_filelist={corpus / 'train.txt'}",
-         f"run_dir={run_dir}", "device=cpu", "batch_size=4", "max_steps=2", "progress=false"],
+         f"run_dir={run_dir}", "device=cpu", "threads=1", "batch_size=4", "max_steps=2", "progress=false"],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     model = Tacotron2.from_checkpoint(run_dir / LAST, Tacotron2Config(max_decoder_steps=5))

@@ -8,6 +8,7 @@ nat, far below what the model can resolve), so a 4,000-clip corpus stays in memo
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -90,7 +91,7 @@ def load_examples(filelist: str | Path, frontend: Frontend, mel: MelSpectrogram)
     """Every utterance of `filelist` with ids and mel; mels come from (or go to) `<filelist>.mels.pt`."""
     items = read_filelist(filelist)
     cache_path = Path(filelist).expanduser().with_suffix(".mels.pt")
-    names = [str(wav) for wav, _ in items]
+    names = [os.path.relpath(wav, cache_path.parent) for wav, _ in items]  # the corpus can move
     cache = torch.load(cache_path, weights_only=True) if cache_path.is_file() else {}
     if cache.get("wavs") != names:
         mels = [quantise(mel(load_audio(wav, mel.sample_rate)[None])[0]) for wav, _ in items]

@@ -46,7 +46,8 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(cfg.run_dir)
         registry = get_registry()
-        self.backend = registry.build("device", OmegaConf.create({"name": cfg.device}), BuildContext())
+        self.backend = registry.build(
+            "device", OmegaConf.create({"name": cfg.device, "threads": cfg.threads}), BuildContext())
         self.backend.prepare()
         self.device = self.backend.device
         frontend = registry.build("frontend", cfg.frontend, BuildContext())
@@ -71,7 +72,7 @@ class Trainer:
         """Train until `max_steps`; returns the logged history (one dict per `log_every` steps)."""
         cfg = self.cfg
         positions = self.batches.from_position(self.epoch, self.index)
-        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress, unit="step")
+        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress, unit="step", mininterval=1.0)
         running: dict[str, float] = {}
         while self.step < cfg.max_steps:
             epoch, index, indices = next(positions)
@@ -122,7 +123,8 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Teacher-forced loss over the validation set (batch_size at a time); plots the first item."""
         self.model.eval()
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+        devices = [] if self.device.type == "cpu" else [self.device]
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type):
             torch.manual_seed(self.cfg.seed)  # prenet dropout stays on, as at inference
             totals: dict[str, float] = {}
             size = self.cfg.batch_size
