@@ -102,6 +102,18 @@ def test_moving_dtype_after_first_inference_recomputes_inverses(golden, io):
     assert torch.equal(fresh.infer(io["mel"], noise=noise(io)), first)
 
 
+def test_loading_new_weights_recomputes_inverses():
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = WaveGlow(WaveGlowConfig(**SMALL))
+        other = WaveGlow(WaveGlowConfig(**SMALL))
+    model.load_state_dict(other.state_dict())
+    for mine, theirs in zip(model.convinv, other.convinv):
+        assert torch.equal(mine.W_inverse, theirs.W_inverse)
+        product = mine.W_inverse.squeeze(-1) @ mine.conv.weight.detach().squeeze(-1)
+        assert torch.allclose(product, torch.eye(len(product)), atol=1e-6)
+
+
 @torch.inference_mode()
 def test_reduced_precision_keeps_inverse_and_affine_steps_in_fp32(golden, io):
     model = load_waveglow(golden / "waveglow" / "ckpt_dle.pt")

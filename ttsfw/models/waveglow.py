@@ -114,7 +114,7 @@ class Invertible1x1Conv(nn.Module):
     """Invertible 1x1 convolution W (c, c). Inference applies W^-1 to z (B, c, L).
 
     W^-1 is a (non-persistent) buffer, recomputed whenever the weights are loaded or moved
-    (``.to(device/dtype)``), always on CPU in float32 or wider: it stays exact under ``.half()``.
+    (``.to(device/dtype)``): on CPU, in float32 or wider, so ``.half()`` leaves it in float32.
     """
 
     def __init__(self, c: int):
@@ -125,7 +125,7 @@ class Invertible1x1Conv(nn.Module):
             if torch.det(w) < 0:
                 w[:, 0] = -w[:, 0]
             self.conv.weight.data = w.unsqueeze(-1).contiguous()
-        self.register_buffer("W_inverse", torch.empty(c, c, 1), persistent=False)
+        self.register_buffer("W_inverse", None, persistent=False)
         self.register_load_state_dict_post_hook(lambda module, _: module.invert())
         self.invert()
 
