@@ -199,3 +199,23 @@ def test_ctrl_c_leaves_complete_files_and_metrics_then_resume_finishes(tmp_path)
     metrics = read_metrics(out)
     assert metrics["resumed"] == finished
     assert sorted(metrics["completed"] + finished) == list(range(1, len(lines) + 1))
+
+
+@pytest.mark.parametrize("signal_number, stop", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)])
+def test_a_signal_after_the_first_file_keeps_files_and_metrics_in_step(toy, tmp_path, signal_number, stop):
+    from ttsfw import plugins
+    from ttsfw.hookspecs import hookimpl
+
+    class SignalAfterFirstFile:
+        @hookimpl
+        def ttsfw_after_write(self, utterance, path):
+            os.kill(os.getpid(), signal_number)
+
+    plugins.get_plugin_manager().register(SignalAfterFirstFile(), name="signal-after-first-file")
+    with pytest.raises(stop):
+        run_job(tmp_path, ["one", "two", "three"], *TOY)
+    out = tmp_path / "out"
+    metrics = read_metrics(out)
+    assert metrics["status"] == f"failed: {stop.__name__}"
+    assert metrics["completed"] == [1] and metrics["files"] == ["0001.wav"]
+    assert sorted(p.name for p in out.glob("*.wav")) == ["0001.wav"] and leftovers(out) == []

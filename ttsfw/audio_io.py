@@ -44,32 +44,50 @@ class AudioStream:
         container, subtype = _format(fmt)
         self.path = Path(path)
         self.samples = 0
-        self._atomic = _atomic(self.path)
-        self._file = sf.SoundFile(self._atomic.__enter__(), "w", sample_rate, 1, subtype, format=container)
+        self._tmp = _temp_path(self.path)
+        self._file = sf.SoundFile(self._tmp, "w", sample_rate, 1, subtype, format=container)
 
     def write(self, audio: np.ndarray) -> None:
+        """Append float audio (N,)."""
         self._file.write(np.clip(audio, -1.0, 1.0))
         self.samples += len(audio)
+
+    def commit(self) -> None:
+        """Close the file and give it its final name."""
+        try:
+            self._file.close()
+            os.replace(self._tmp, self.path)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Close and delete the temp file (nothing appears under `path`)."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "AudioStream":
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        try:
-            self._file.close()
-        finally:
-            self._atomic.__exit__(*exc_info)
+    def __exit__(self, error_type, *_) -> None:
+        if error_type is None:
+            self.commit()
+        else:
+            self.discard()
 
 
 @contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
     """Yield a temp path beside `path`; renamed to `path` on success, deleted otherwise."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temp_path(path)
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def _format(fmt: str) -> tuple[str, str]:

@@ -56,11 +56,12 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     start = time.perf_counter()
     progress = tqdm(total=len(todo), unit="line", disable=not _show_progress(cfg, len(todo)))
     try:
-        for line, problem in speaker.speak_lines(lines, todo, paths):
-            if problem:
-                skipped[line] = problem
-                warnings.warn(f"line {line + 1} skipped: {problem}", stacklevel=2)
-            progress.update()
+        with stopped_by_sigterm():
+            for line, problem in speaker.speak_lines(lines, todo, paths):
+                if problem:
+                    skipped[line] = problem
+                    warnings.warn(f"line {line + 1} skipped: {problem}", stacklevel=2)
+                progress.update()
         metrics["status"] = "complete"
     except BaseException as exc:
         metrics["status"] = f"failed: {type(exc).__name__}"
@@ -219,13 +220,13 @@ class Speaker:
                     if isinstance(result, str):
                         failed.add(piece.line)
                         if piece.line in streams:
-                            streams.pop(piece.line).__exit__(RuntimeError, None, None)
+                            streams.pop(piece.line).discard()
                         yield piece.line, result
                     else:
                         yield from self._write(piece, result, streams, paths, hits)
         finally:
             for stream in streams.values():
-                stream.__exit__(KeyboardInterrupt, None, None)
+                stream.discard()
 
     def speak(self, pieces: list[Piece], depth: int = 0) -> list[Utterance | str]:
         """Synthesise pieces in batches (longest first); each result is an Utterance, or the
@@ -314,7 +315,7 @@ class Speaker:
             if piece.number == piece.count - 1:
                 stream = streams.pop(piece.line)
                 with _interrupt_deferred():  # the file and its record in `done` go together
-                    stream.__exit__(None, None, None)
+                    stream.commit()
                     self.done.append(Spoken(piece.line, stream.samples, utterance.sample_rate, piece.line in hits))
                 whole = Utterance(piece.line, "", np.zeros(0, np.float32), utterance.sample_rate)
                 self.hooks.ttsfw_after_write(utterance=whole, path=path)
@@ -345,6 +346,24 @@ MAX_SPLIT_DEPTH = 3
 
 def _preview(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+@contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM (kill, a batch scheduler) raises SystemExit(143), so that an
+    ended run still cleans up and writes metrics.json, as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: Any) -> None:
+        raise SystemExit(128 + number)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
