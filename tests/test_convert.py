@@ -67,6 +67,25 @@ def test_zip_format_and_bare_pickles_convert_too(zip_pickle, golden, tmp_path, w
     assert all(torch.equal(converted[key], tensor) for key, tensor in expected.items())
 
 
+class OldBackend:
+    """What torch <= 1.0 pickled as every module's `_backend` attribute."""
+
+    def __reduce__(self):
+        from torch.nn.backends.thnn import _get_thnn_function_backend
+
+        return (_get_thnn_function_backend, ())
+
+
+def test_pickles_from_torch_1_0_convert(zip_pickle, tmp_path):
+    def old_style(model):
+        for module in model.modules():
+            module._backend = OldBackend()
+        return {"model": model}
+
+    main([str(zip_pickle(old_style)), str(tmp_path / "out.pt"), "--trust"])
+    assert len(torch.load(tmp_path / "out.pt", weights_only=True)) == 86
+
+
 def test_a_pickle_without_a_model_is_named(zip_pickle, tmp_path):
     path = zip_pickle(lambda model: {"generator": model, "iteration": 3})
     with pytest.raises(CheckpointError, match=r"expected NVIDIA/waveglow's \{'model': WaveGlow\} pickle, found keys \['generator', 'iteration'\]"):

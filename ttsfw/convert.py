@@ -43,6 +43,8 @@ _ALLOWED = {
     ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+    # torch <= 1.0 modules pickle a `_backend` made by this; now a no-op kept for old pickles
+    ("torch.nn.backends.thnn", "_get_thnn_function_backend"): lambda: None,
 }
 
 
