@@ -22,14 +22,30 @@ from ttsfw.runner import synthesize_job
 
 TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]
 TINY_TACOTRON2 = [
-    "acoustic=tacotron2", "acoustic.checkpoint=random", "acoustic.symbols_embedding_dim=8",
-    "acoustic.encoder_embedding_dim=8", "acoustic.encoder_kernel_size=3", "acoustic.encoder_n_convolutions=1",
-    "acoustic.attention_rnn_dim=16", "acoustic.attention_dim=8", "acoustic.attention_location_n_filters=2",
-    "acoustic.attention_location_kernel_size=3", "acoustic.decoder_rnn_dim=16", "acoustic.prenet_dim=8",
-    "acoustic.postnet_embedding_dim=8", "acoustic.postnet_kernel_size=3", "acoustic.postnet_n_convolutions=1",
+    "acoustic=tacotron2",
+    "acoustic.checkpoint=random",
+    "acoustic.symbols_embedding_dim=8",
+    "acoustic.encoder_embedding_dim=8",
+    "acoustic.encoder_kernel_size=3",
+    "acoustic.encoder_n_convolutions=1",
+    "acoustic.attention_rnn_dim=16",
+    "acoustic.attention_dim=8",
+    "acoustic.attention_location_n_filters=2",
+    "acoustic.attention_location_kernel_size=3",
+    "acoustic.decoder_rnn_dim=16",
+    "acoustic.prenet_dim=8",
+    "acoustic.postnet_embedding_dim=8",
+    "acoustic.postnet_kernel_size=3",
+    "acoustic.postnet_n_convolutions=1",
     # random weights never learned to stop: never stop early, decode max_decoder_steps frames
-    "acoustic.max_decoder_steps=20", "acoustic.gate_threshold=1.0", "on_max_steps=warn",
-    "acoustic.prenet_dropout=false", "frontend=english", "vocoder=griffinlim", "vocoder.n_iter=2", "denoiser=none",
+    "acoustic.max_decoder_steps=20",
+    "acoustic.gate_threshold=1.0",
+    "on_max_steps=warn",
+    "acoustic.prenet_dropout=false",
+    "frontend=english",
+    "vocoder=griffinlim",
+    "vocoder.n_iter=2",
+    "denoiser=none",
 ]
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,7 +71,9 @@ def leftovers(out: Path) -> list[str]:
 
 def test_blank_and_unspeakable_lines_are_skipped_with_reasons(toy, tmp_path):
     with pytest.warns(UserWarning, match=r"line 3 skipped: text '☃☃☃' has nothing to speak"):
-        out, metrics = run_job(tmp_path, ["Hello there.", "   ", "☃☃☃", "Good bye."], "frontend=english", *TOY[1:])
+        out, metrics = run_job(
+            tmp_path, ["Hello there.", "   ", "☃☃☃", "Good bye."], "frontend=english", *TOY[1:]
+        )
     assert metrics["status"] == "complete"
     assert metrics["completed"] == [1, 4] and metrics["skipped_lines"] == [2, 3]
     assert metrics["skip_reasons"]["2"] == "blank line"
@@ -80,18 +98,29 @@ def failing_toy(toy, monkeypatch):
 
 def test_one_failing_utterance_does_not_stop_the_run(failing_toy, tmp_path):
     lines = ["first line", "crash # here", "third line", "nan ~ here", "fifth line"]
-    with pytest.warns(UserWarning, match="line 2 skipped: synthesis failed: RuntimeError: CUDA error"):
+    with pytest.warns(
+        UserWarning, match="line 2 skipped: synthesis failed: RuntimeError: CUDA error"
+    ):
         out, metrics = run_job(tmp_path, lines, *TOY, "batch_size=3")
     assert metrics["status"] == "complete"
     assert metrics["completed"] == [1, 3, 5] and metrics["skipped_lines"] == [2, 4]
     assert metrics["skip_reasons"]["4"] == "the acoustic model produced NaN or Inf in the mel"
-    assert sf.info(out / "0003.wav").frames == len("third line") * 2 * 256  # batching kept it intact
+    assert (
+        sf.info(out / "0003.wav").frames == len("third line") * 2 * 256
+    )  # batching kept it intact
 
 
 def test_non_finite_audio_names_the_vocoder(toy, monkeypatch, tmp_path):
-    monkeypatch.setattr(toy.ToyVocoder, "infer", lambda self, mel, generator=None: torch.full(
-        (len(mel), mel.shape[2] * self.hop_length), float("inf")))
-    with pytest.warns(UserWarning, match="line 1 skipped: the vocoder produced NaN or Inf in the audio"):
+    monkeypatch.setattr(
+        toy.ToyVocoder,
+        "infer",
+        lambda self, mel, generator=None: torch.full(
+            (len(mel), mel.shape[2] * self.hop_length), float("inf")
+        ),
+    )
+    with pytest.warns(
+        UserWarning, match="line 1 skipped: the vocoder produced NaN or Inf in the audio"
+    ):
         out, metrics = run_job(tmp_path, ["hello"], *TOY)
     assert metrics["completed"] == [] and list(out.glob("*.wav")) == []
 
@@ -101,7 +130,9 @@ def test_full_disk_stops_the_run_with_one_line_and_no_partial_file(toy, monkeypa
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(audio_io.AudioStream, "write", full)
-    with pytest.raises(audio_io.OutputError, match=r"no space left on the device writing .*0001\.wav; free"):
+    with pytest.raises(
+        audio_io.OutputError, match=r"no space left on the device writing .*0001\.wav; free"
+    ):
         run_job(tmp_path, ["hello", "there"], *TOY)
     out = tmp_path / "out"
     assert list(out.glob("*.wav")) == [] and leftovers(out) == []
@@ -112,7 +143,9 @@ def test_full_disk_stops_the_run_with_one_line_and_no_partial_file(toy, monkeypa
 def test_output_dir_that_cannot_be_made(toy, tmp_path):
     (tmp_path / "a-file").write_text("")
     cfg, choices = compose_config([*TOY, "text=hi"])
-    with pytest.raises(audio_io.OutputError, match=r"cannot write .*a-file/out: Not a directory; choose another"):
+    with pytest.raises(
+        audio_io.OutputError, match=r"cannot write .*a-file/out: Not a directory; choose another with hydra\.run\.dir=DIR"
+    ):
         synthesize_job(cfg, choices, tmp_path / "a-file" / "out")
 
 
@@ -122,18 +155,27 @@ def test_output_dir_without_permission(toy, monkeypatch, tmp_path):
 
     monkeypatch.setattr(Path, "write_bytes", denied)
     cfg, choices = compose_config([*TOY, "text=hi"])
-    with pytest.raises(audio_io.OutputError, match=r"output directory is not writable: .*out; choose another with hydra\.run\.dir=DIR"):
+    with pytest.raises(
+        audio_io.OutputError,
+        match=r"output directory is not writable: .*out; choose another with hydra\.run\.dir=DIR",
+    ):
         synthesize_job(cfg, choices, tmp_path / "out")
 
 
-@pytest.mark.parametrize("override, message", [
-    ("batch_size=abc", "batch_size must be a whole number, got 'abc'; e.g. batch_size=4"),
-    ("batch_size=1.5", "batch_size must be a whole number, got 1.5"),
-    ("pause=soon", "pause must be a number, got 'soon'"),
-    ("split=maybe", "split must be true or false, got 'maybe'"),
-    ("on_max_steps=ignore", "on_max_steps must be one of retry_split, warn, error, got 'ignore'"),
-    ("pause=-1", "pause >= 0"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("batch_size=abc", "batch_size must be a whole number, got 'abc'; e.g. batch_size=4"),
+        ("batch_size=1.5", "batch_size must be a whole number, got 1.5"),
+        ("pause=soon", "pause must be a number, got 'soon'"),
+        ("split=maybe", "split must be true or false, got 'maybe'"),
+        (
+            "on_max_steps=ignore",
+            "on_max_steps must be one of retry_split, warn, error, got 'ignore'",
+        ),
+        ("pause=-1", "pause >= 0"),
+    ],
+)
 def test_config_values_of_the_wrong_type(toy, tmp_path, override, message):
     cfg, choices = compose_config([*TOY, "text=hi", override])
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
@@ -156,14 +198,30 @@ def test_truncated_and_wrong_kind_checkpoints(tmp_path):
 def ttsfw(tmp_path: Path, *args: str, stdin: str | None = None, **popen) -> subprocess.Popen:
     env = {**os.environ, "TTSFW_PLUGINS": "", "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen(
-        [sys.executable, "-m", "ttsfw", *TINY_TACOTRON2, f"hydra.run.dir={tmp_path / 'out'}", *args],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+        [
+            sys.executable,
+            "-m",
+            "ttsfw",
+            *TINY_TACOTRON2,
+            f"hydra.run.dir={tmp_path / 'out'}",
+            *args,
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["batch_size=abc"], "ttsfw: error: batch_size must be a whole number, got 'abc'"),
-    (["acoustic.checkpoint={tmp}/broken.pt"], "ttsfw: error: "),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["batch_size=abc"], "ttsfw: error: batch_size must be a whole number, got 'abc'"),
+        (["acoustic.checkpoint={tmp}/broken.pt"], "ttsfw: error: "),
+    ],
+)
 def test_cli_prints_one_error_line(tmp_path, args, expected):
     (tmp_path / "broken.pt").write_bytes(b"PK\x03\x04 not really a checkpoint")
     process = ttsfw(tmp_path, "text=hi", *[a.format(tmp=tmp_path) for a in args])
@@ -201,8 +259,12 @@ def test_ctrl_c_leaves_complete_files_and_metrics_then_resume_finishes(tmp_path)
     assert sorted(metrics["completed"] + finished) == list(range(1, len(lines) + 1))
 
 
-@pytest.mark.parametrize("signal_number, stop", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)])
-def test_a_signal_after_the_first_file_keeps_files_and_metrics_in_step(toy, tmp_path, signal_number, stop):
+@pytest.mark.parametrize(
+    "signal_number, stop", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)]
+)
+def test_a_signal_after_the_first_file_keeps_files_and_metrics_in_step(
+    toy, tmp_path, signal_number, stop
+):
     from ttsfw import plugins
     from ttsfw.hookspecs import hookimpl
 

@@ -65,20 +65,29 @@ def test_retry_split_speaks_the_halves(limited, tmp_path, recwarn):
 
 
 def test_retry_split_warns_when_a_word_cannot_be_cut(limited, tmp_path):
-    with pytest.warns(UserWarning, match=r"line 1, sentence 1 \('x{30}'\) reached acoustic.max_decoder_steps"):
+    with pytest.warns(
+        UserWarning, match=r"line 1, sentence 1 \('x{30}'\) reached acoustic.max_decoder_steps"
+    ):
         out, metrics = run_job(tmp_path, ["x" * 30], *TOY)
     assert samples(out) == 40 * 256 and metrics["hit_max_decoder_steps"] == [1]
 
 
 def test_warn_keeps_the_cut_audio_and_names_it(limited, tmp_path):
-    with pytest.warns(UserWarning, match=r"line 2, sentence 2 \('aaaaa bbbbb, ccccc ddddd'\) reached"):
-        out, metrics = run_job(tmp_path, ["fine", "Ok. aaaaa bbbbb, ccccc ddddd"], *TOY, "on_max_steps=warn", "pause=0")
+    with pytest.warns(
+        UserWarning, match=r"line 2, sentence 2 \('aaaaa bbbbb, ccccc ddddd'\) reached"
+    ):
+        out, metrics = run_job(
+            tmp_path, ["fine", "Ok. aaaaa bbbbb, ccccc ddddd"], *TOY, "on_max_steps=warn", "pause=0"
+        )
     assert samples(out, "0002.wav") == (len("Ok.") * 2 + 40) * 256
     assert metrics["hit_max_decoder_steps"] == [2] and metrics["completed"] == [1, 2]
 
 
 def test_error_stops_the_run(limited, tmp_path):
-    with pytest.raises(InputError, match=r"line 1, sentence 1 .* reached acoustic.max_decoder_steps=1000: .* on_max_steps=retry_split"):
+    with pytest.raises(
+        InputError,
+        match=r"line 1, sentence 1 .* reached acoustic.max_decoder_steps=1000: .* on_max_steps=retry_split",
+    ):
         run_job(tmp_path, ["aaaaa bbbbb, ccccc ddddd"], *TOY, "on_max_steps=error")
 
 
@@ -103,8 +112,14 @@ def peak_rss_mib(tmp_path: Path, chars: int) -> int:
     work = tmp_path / str(chars)
     work.mkdir()
     script = PEAK_RSS.format(toy=str(REPO / "tests" / "toy_plugin"), overrides=TOY)
-    result = subprocess.run([sys.executable, "-c", script, str(chars)], cwd=work, capture_output=True,
-                            text=True, env={"TTSFW_PLUGINS": "", "PATH": "/usr/bin:/bin"}, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(chars)],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={"TTSFW_PLUGINS": "", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((work / "out" / "metrics.json").read_text())["completed"] == [1]
     return int(result.stdout.split()[-1])
@@ -119,10 +134,13 @@ def test_memory_stays_flat_on_a_50k_character_line(tmp_path):
 
 
 SENTENCE = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).map(
-    lambda text: " ".join("".join(text.splitlines()).split()))
+    lambda text: " ".join("".join(text.splitlines()).split())
+)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(SENTENCE.filter(str.strip), min_size=1, max_size=4))
 def test_arbitrary_unicode_through_real_tiny_models(tmp_path_factory, sentences):
     """Line k holds the first k sentences; no line raises, and durations never shrink with k."""
@@ -131,5 +149,8 @@ def test_arbitrary_unicode_through_real_tiny_models(tmp_path_factory, sentences)
     tmp_path = tmp_path_factory.mktemp("unicode")
     out, metrics = run_job(tmp_path, lines, *TINY_TACOTRON2, "batch_size=8")
     assert metrics["status"] == "complete"
-    durations = [samples(out, f"{k:04d}.wav") if k in metrics["completed"] else 0 for k in range(1, len(lines) + 1)]
+    durations = [
+        samples(out, f"{k:04d}.wav") if k in metrics["completed"] else 0
+        for k in range(1, len(lines) + 1)
+    ]
     assert durations == sorted(durations)

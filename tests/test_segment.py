@@ -10,16 +10,27 @@ from ttsfw.segment import halve, split_long, split_sentences
 
 def test_sentences_end_at_terminal_punctuation():
     text = 'Hello there. Dr. Smith said "hi!" Then he left... Did he?  Yes'
-    assert split_sentences(text) == ["Hello there.", 'Dr. Smith said "hi!"', "Then he left...", "Did he?", "Yes"]
+    assert split_sentences(text) == [
+        "Hello there.",
+        'Dr. Smith said "hi!"',
+        "Then he left...",
+        "Did he?",
+        "Yes",
+    ]
 
 
 def test_no_split_inside_numbers_or_without_following_space():
-    assert split_sentences("It costs 3.50 dollars.It is e.g. cheap.") == ["It costs 3.50 dollars.It is e.g. cheap."]
+    assert split_sentences("It costs 3.50 dollars.It is e.g. cheap.") == [
+        "It costs 3.50 dollars.It is e.g. cheap."
+    ]
 
 
 def test_over_long_sentence_is_cut_at_clauses_then_spaces_then_anywhere():
     sentence = "first clause here, second clause here; third clause: and a fourth one"
-    assert split_long(sentence, 40) == ["first clause here, second clause here;", "third clause: and a fourth one"]
+    assert split_long(sentence, 40) == [
+        "first clause here, second clause here;",
+        "third clause: and a fourth one",
+    ]
     assert split_long("one two three four five six", 10) == ["one two", "three four", "five six"]
     assert split_long("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
 

@@ -13,6 +13,7 @@ import soundfile as sf
 
 from .errors import ConfigError, InputError, TTSError
 
+
 class OutputError(TTSError):
     """The output directory cannot be written (permissions, full disk)."""
 
@@ -108,7 +109,7 @@ def read_texts(text: str | None, input_path: str | None, default_text: str) -> l
     else:
         lines = [default_text]
     if not any(line.strip() for line in lines):
-        raise InputError("no text to speak: the input is empty (give text=\"...\" or input=FILE)")
+        raise InputError('no text to speak: the input is empty (give text="..." or input=FILE)')
     return lines
 
 
@@ -125,7 +126,9 @@ def _read_lines(source: str) -> list[str]:
     except PermissionError:
         raise InputError(f"input file is not readable (permission denied): {path}") from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"input file is not valid UTF-8: {path} (byte {exc.start}); re-save it as UTF-8") from None
+        raise InputError(
+            f"input file is not valid UTF-8: {path} (byte {exc.start}); re-save it as UTF-8"
+        ) from None
 
 
 def _stdin_is_piped() -> bool:

@@ -73,7 +73,9 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
             skip_reasons={str(i + 1): reason for i, reason in sorted(skipped.items())},
             resumed=[i + 1 for i in resumed],
         )
-        _finish_metrics(metrics, done, speaker.timer, time.perf_counter() - start, width, cfg.format)
+        _finish_metrics(
+            metrics, done, speaker.timer, time.perf_counter() - start, width, cfg.format
+        )
         _write_json(run_dir / "metrics.json", metrics)
     return metrics
 
@@ -94,11 +96,26 @@ class JobOptions:
     @classmethod
     def from_config(cls, cfg: DictConfig) -> "JobOptions":
         fields = {
-            "batch_size": int, "shard": int, "num_shards": int, "split": bool, "max_chars": int,
-            "pause": float, "on_max_steps": str, "resume": bool,
+            "batch_size": int,
+            "shard": int,
+            "num_shards": int,
+            "split": bool,
+            "max_chars": int,
+            "pause": float,
+            "on_max_steps": str,
+            "resume": bool,
         }
-        defaults = {"split": True, "max_chars": 250, "pause": 0.2, "on_max_steps": "retry_split", "resume": False}
-        values = {name: _typed(name, cfg.get(name, defaults.get(name)), kind) for name, kind in fields.items()}
+        defaults = {
+            "split": True,
+            "max_chars": 250,
+            "pause": 0.2,
+            "on_max_steps": "retry_split",
+            "resume": False,
+        }
+        values = {
+            name: _typed(name, cfg.get(name, defaults.get(name)), kind)
+            for name, kind in fields.items()
+        }
         options = cls(**values)
         options.check()
         return options
@@ -108,10 +125,13 @@ class JobOptions:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if not 0 <= self.shard < self.num_shards:
             raise ConfigError(
-                f"shard must be in 0..num_shards-1 (num_shards={self.num_shards}), got shard={self.shard}"
+                f"shard must be in 0..num_shards-1 (num_shards={self.num_shards}), "
+                f"got shard={self.shard}"
             )
         if self.max_chars < 1 or self.pause < 0:
-            raise ConfigError(f"max_chars must be >= 1 and pause >= 0, got {self.max_chars} and {self.pause}")
+            raise ConfigError(
+                f"max_chars must be >= 1 and pause >= 0, got {self.max_chars} and {self.pause}"
+            )
         if self.on_max_steps not in ON_MAX_STEPS:
             raise ConfigError(
                 f"on_max_steps must be one of {', '.join(ON_MAX_STEPS)}, got '{self.on_max_steps}'"
@@ -136,8 +156,16 @@ def _typed(name: str, value: Any, kind: type) -> Any:
     raise ConfigError(f"{name} must be {words[kind]}, got {value!r}; e.g. {name}={_EXAMPLES[name]}")
 
 
-_EXAMPLES = {"batch_size": 4, "shard": 0, "num_shards": 2, "split": "true", "max_chars": 250,
-             "pause": 0.2, "on_max_steps": "retry_split", "resume": "true"}
+_EXAMPLES = {
+    "batch_size": 4,
+    "shard": 0,
+    "num_shards": 2,
+    "split": "true",
+    "max_chars": 250,
+    "pause": 0.2,
+    "on_max_steps": "retry_split",
+    "resume": "true",
+}
 
 
 def check_writable(run_dir: Path) -> None:
@@ -154,10 +182,16 @@ def check_writable(run_dir: Path) -> None:
 def _os_problem(exc: OSError, path: Path) -> str:
     """What went wrong writing `path`, and what to do, in one line."""
     if exc.errno == errno.ENOSPC:
-        return f"no space left on the device writing {path}; free some space, or write elsewhere with hydra.run.dir=DIR, and rerun with resume=true"
+        return (
+            f"no space left on the device writing {path}; free some space and rerun the same "
+            f"command with resume=true, or write elsewhere with {RUN_DIR_HINT}"
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"output directory is not writable: {path}; choose another with hydra.run.dir=DIR"
-    return f"cannot write {path}: {exc.strerror or exc}; choose another output directory with hydra.run.dir=DIR"
+        return f"output directory is not writable: {path}; choose another with {RUN_DIR_HINT}"
+    return f"cannot write {path}: {exc.strerror or exc}; choose another with {RUN_DIR_HINT}"
+
+
+RUN_DIR_HINT = "hydra.run.dir=DIR"
 
 
 @dataclass
@@ -211,7 +245,9 @@ class Speaker:
         failed: set[int] = set()
         pieces = self._pieces(lines, todo)
         try:
-            while window := list(itertools.islice(pieces, self.options.batch_size * self.WINDOW_BATCHES)):
+            while window := list(
+                itertools.islice(pieces, self.options.batch_size * self.WINDOW_BATCHES)
+            ):
                 results = iter(self.speak([p for p in window if p.count]))
                 for piece in window:
                     result = next(results) if piece.count else piece.text
@@ -255,7 +291,9 @@ class Speaker:
     def _utterance(self, piece: Piece, batch: dict, row: int, depth: int) -> Utterance | str:
         frames = int(batch["mel_lengths"][row])
         if frames == 0:
-            return f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
+            return (
+                f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
+            )
         mel = batch["mel"][row, :, :frames]
         if not torch.isfinite(mel).all():
             return "the acoustic model produced NaN or Inf in the mel"
@@ -264,11 +302,19 @@ class Speaker:
             stage = "vocoder" if self.pipeline.denoiser is None else "vocoder or denoiser"
             return f"the {stage} produced NaN or Inf in the audio"
         utterance = Utterance(
-            piece.line, piece.text, audio.astype(np.float32, copy=False), self.pipeline.sample_rate,
-            mel=mel, alignment=batch["alignments"][row, :frames, : len(piece.ids)],
+            piece.line,
+            piece.text,
+            audio.astype(np.float32, copy=False),
+            self.pipeline.sample_rate,
+            mel=mel,
+            alignment=batch["alignments"][row, :frames, : len(piece.ids)],
             hit_max_decoder_steps=bool(batch["hit"][row]),
         )
-        return self._handle_max_steps(piece, utterance, depth) if utterance.hit_max_decoder_steps else utterance
+        return (
+            self._handle_max_steps(piece, utterance, depth)
+            if utterance.hit_max_decoder_steps
+            else utterance
+        )
 
     def _handle_max_steps(self, piece: Piece, utterance: Utterance, depth: int) -> Utterance | str:
         """A piece cut at max_decoder_steps: retry it in halves, warn, or stop (on_max_steps)."""
@@ -280,27 +326,46 @@ class Speaker:
                 f"{where} reached acoustic.max_decoder_steps={limit}: its speech would be cut off; "
                 "shorten it, raise acoustic.max_decoder_steps, or set on_max_steps=retry_split"
             )
-        halves = halve(piece.text) if policy == "retry_split" and depth < MAX_SPLIT_DEPTH else [piece.text]
+        halves = (
+            halve(piece.text)
+            if policy == "retry_split" and depth < MAX_SPLIT_DEPTH
+            else [piece.text]
+        )
         if len(halves) == 2:
-            parts = [Piece(piece.line, piece.number, piece.count, text, self.pipeline.encode_each([text])[0])
-                     for text in halves]
+            parts = [
+                Piece(
+                    piece.line,
+                    piece.number,
+                    piece.count,
+                    text,
+                    self.pipeline.encode_each([text])[0],
+                )
+                for text in halves
+            ]
             spoken = self.speak(parts, depth + 1)
             if all(isinstance(part, Utterance) for part in spoken):
                 joined = np.concatenate([spoken[0].audio, self.pause, spoken[1].audio])
-                return replace(utterance, audio=joined, mel=None, alignment=None,
-                               hit_max_decoder_steps=any(p.hit_max_decoder_steps for p in spoken))
+                return replace(
+                    utterance,
+                    audio=joined,
+                    mel=None,
+                    alignment=None,
+                    hit_max_decoder_steps=any(p.hit_max_decoder_steps for p in spoken),
+                )
         warnings.warn(
             f"{where} reached acoustic.max_decoder_steps={limit}; its speech is cut off there "
-            "(raise acoustic.max_decoder_steps, or shorten the sentence)", stacklevel=2,
+            "(raise acoustic.max_decoder_steps, or shorten the sentence)",
+            stacklevel=2,
         )
         return utterance
-
 
     def _write(self, piece, utterance, streams, paths, hits) -> Iterator[tuple[int, None]]:
         path = paths[piece.line]
         try:
             if piece.number == 0:
-                streams[piece.line] = AudioStream(path, utterance.sample_rate, self.pipeline.cfg.format)
+                streams[piece.line] = AudioStream(
+                    path, utterance.sample_rate, self.pipeline.cfg.format
+                )
             elif len(self.pause):
                 streams[piece.line].write(self.pause)
             self.hooks.ttsfw_before_write(utterance=utterance)
@@ -316,7 +381,11 @@ class Speaker:
                 stream = streams.pop(piece.line)
                 with _interrupt_deferred():  # the file and its record in `done` go together
                     stream.commit()
-                    self.done.append(Spoken(piece.line, stream.samples, utterance.sample_rate, piece.line in hits))
+                    self.done.append(
+                        Spoken(
+                            piece.line, stream.samples, utterance.sample_rate, piece.line in hits
+                        )
+                    )
                 whole = Utterance(piece.line, "", np.zeros(0, np.float32), utterance.sample_rate)
                 self.hooks.ttsfw_after_write(utterance=whole, path=path)
                 yield piece.line, None
@@ -327,7 +396,11 @@ class Speaker:
         """Every line's pieces, encoded, in input order; a line with nothing speakable is
         yielded as a Piece of count 0 whose text is the reason."""
         for line in todo:
-            texts = split_sentences(lines[line], self.options.max_chars) if self.options.split else [lines[line].strip()]
+            texts = (
+                split_sentences(lines[line], self.options.max_chars)
+                if self.options.split
+                else [lines[line].strip()]
+            )
             encoded, problem = [], "nothing to speak"
             for text in texts:
                 try:
@@ -410,7 +483,9 @@ def _metrics_header(cfg, choices, pipeline, lines, indices) -> dict[str, Any]:
     }
 
 
-def _finish_metrics(metrics, done: list[Spoken], timer: StageTimer, wall: float, width: int, fmt: str) -> None:
+def _finish_metrics(
+    metrics, done: list[Spoken], timer: StageTimer, wall: float, width: int, fmt: str
+) -> None:
     audio_seconds = sum(u.seconds for u in done)
     samples = sum(u.samples for u in done)
     compute = sum(timer.seconds.values())

@@ -36,7 +36,9 @@ def split_long(sentence: str, max_chars: int) -> list[str]:
         return [sentence] if sentence else []
     pieces: list[str] = []
     for clause in _pack(_cut(sentence, CLAUSE_END), max_chars):
-        for chunk in _pack(_cut(clause, WORD_END), max_chars) if len(clause) > max_chars else [clause]:
+        for chunk in (
+            _pack(_cut(clause, WORD_END), max_chars) if len(clause) > max_chars else [clause]
+        ):
             pieces += [chunk[i : i + max_chars] for i in range(0, len(chunk), max_chars)]
     return pieces
 
