@@ -132,6 +132,8 @@ def test_bad_bench_settings(toy, tmp_path, overrides, message):
     with pytest.raises(ConfigError) as caught:
         run_bench(tmp_path, *TOY, *overrides)
     assert str(caught.value).startswith(message)
+    failed = json.loads((tmp_path / "metrics.json").read_text())  # for the sweep summary
+    assert failed["status"] == "failed: ConfigError" and failed["error"] == str(caught.value)
 
 
 def test_tiny_tacotron2_waveglow_bench_decodes_a_fixed_number_of_steps(tmp_path, capsys):

@@ -126,8 +126,24 @@ def run_benchmark(pipeline: Pipeline, text: str, batch_size: int, warmup: int, n
 
 
 def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[str, Any]:
-    """The Hydra job of ``mode=bench``: measure, write bench.json + metrics.json, print a table."""
+    """The Hydra job of ``mode=bench``: measure, write bench.json + metrics.json, print a table.
+    A failure still leaves a metrics.json saying so, for the sweep summary."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        report = benchmark_report(cfg, choices)
+    except BaseException as exc:
+        failed = {"status": f"failed: {type(exc).__name__}", "error": str(exc), "mode": "bench", "choices": choices}
+        _write_json(run_dir / "metrics.json", failed)
+        raise
+    _write_json(run_dir / "bench.json", report)
+    metrics = headline(report)
+    _write_json(run_dir / "metrics.json", metrics)
+    print(format_report(report, run_dir))
+    return metrics
+
+
+def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
+    """Build the pipeline of `cfg`, run the benchmark; return every number and the run's facts."""
     text = bench_text(cfg)
     pipeline = Pipeline(cfg, choices)
     progress = cfg.progress is True or (cfg.progress == "auto" and sys.stderr.isatty())
@@ -135,7 +151,7 @@ def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[s
         pipeline, text, int(cfg.batch_size), int(cfg.mode.warmup), int(cfg.mode.num_iters), progress
     )
     hits = timed.pop("hit_max_decoder_steps")
-    report = {
+    return {
         "status": "complete",
         "mode": "bench",
         "choices": choices,
@@ -163,11 +179,10 @@ def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[s
         },
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
-    (run_dir / "bench.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    metrics = headline(report)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    print(format_report(report, run_dir))
-    return metrics
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def headline(report: dict[str, Any]) -> dict[str, Any]:
