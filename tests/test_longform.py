@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from ttsfw.errors import InputError
 from ttsfw.segment import split_sentences
-from test_faults import REPO, TINY_TACOTRON2, TOY, run_job
+from test_faults import REPO, TINY_TACOTRON2, TOY, one_thread, run_job  # noqa: F401 (fixture)
 
 HOP = 2 * 256  # toy: 2 frames per character, 256 samples per frame
 
@@ -117,7 +117,7 @@ def peak_rss_mib(tmp_path: Path, chars: int) -> int:
         cwd=work,
         capture_output=True,
         text=True,
-        env={"TTSFW_PLUGINS": "", "PATH": "/usr/bin:/bin"},
+        env={"TTSFW_PLUGINS": "", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
