@@ -22,11 +22,22 @@ LAB_SENTENCE = (
 )
 #: a tiny real Tacotron2 (decoding exactly 30 steps) and WaveGlow, random weights
 TINY_REAL = [
-    "acoustic.checkpoint=random", "acoustic.symbols_embedding_dim=16", "acoustic.encoder_embedding_dim=16",
-    "acoustic.encoder_n_convolutions=1", "acoustic.attention_rnn_dim=32", "acoustic.decoder_rnn_dim=32",
-    "acoustic.prenet_dim=8", "acoustic.attention_dim=8", "acoustic.postnet_embedding_dim=16",
-    "acoustic.postnet_n_convolutions=2", "acoustic.early_stopping=false", "acoustic.max_decoder_steps=30",
-    "vocoder.checkpoint=random", "vocoder.n_flows=4", "vocoder.n_early_every=2", "vocoder.n_layers=2",
+    "acoustic.checkpoint=random",
+    "acoustic.symbols_embedding_dim=16",
+    "acoustic.encoder_embedding_dim=16",
+    "acoustic.encoder_n_convolutions=1",
+    "acoustic.attention_rnn_dim=32",
+    "acoustic.decoder_rnn_dim=32",
+    "acoustic.prenet_dim=8",
+    "acoustic.attention_dim=8",
+    "acoustic.postnet_embedding_dim=16",
+    "acoustic.postnet_n_convolutions=2",
+    "acoustic.early_stopping=false",
+    "acoustic.max_decoder_steps=30",
+    "vocoder.checkpoint=random",
+    "vocoder.n_flows=4",
+    "vocoder.n_early_every=2",
+    "vocoder.n_layers=2",
     "vocoder.n_channels=8",
 ]
 
@@ -39,7 +50,15 @@ def test_percentiles_of_1000_values_are_dle_order_statistics():
     random.Random(0).shuffle(values)
     # sorted index int(1000 * P) - 1: 499, 899, 949, 989 -> values 500, 900, 950, 990
     assert summarize(values) == pytest.approx(
-        {"mean": 500.5, "std": np.std(range(1, 1001)), "p50": 500, "p90": 900, "p95": 950, "p99": 990, "max": 1000}
+        {
+            "mean": 500.5,
+            "std": np.std(range(1, 1001)),
+            "p50": 500,
+            "p90": 900,
+            "p95": 950,
+            "p99": 990,
+            "max": 1000,
+        }
     )
 
 
@@ -48,10 +67,21 @@ def test_percentiles_of_few_values_are_not_interpolated():
     summary = summarize(values)
     assert (summary["p50"], summary["p90"], summary["p95"], summary["p99"]) == (0.5, 0.9, 0.9, 0.9)
     assert summary["max"] == 1.0 and summary["std"] == pytest.approx(np.std(values))
-    assert summarize([2.5]) == {"mean": 2.5, "std": 0.0, "p50": 2.5, "p90": 2.5, "p95": 2.5, "p99": 2.5, "max": 2.5}
+    assert summarize([2.5]) == {
+        "mean": 2.5,
+        "std": 0.0,
+        "p50": 2.5,
+        "p90": 2.5,
+        "p95": 2.5,
+        "p99": 2.5,
+        "max": 2.5,
+    }
 
 
-@given(st.lists(st.floats(0, 1e3, allow_nan=False), min_size=1, max_size=300), st.sampled_from([0.5, 0.9, 0.95, 0.99]))
+@given(
+    st.lists(st.floats(0, 1e3, allow_nan=False), min_size=1, max_size=300),
+    st.sampled_from([0.5, 0.9, 0.95, 0.99]),
+)
 def test_order_statistic_equals_dle_print_stats(values, fraction):
     ordered = sorted(values)
     cut = int(len(ordered) * fraction)
@@ -78,38 +108,62 @@ def test_toy_bench_numbers_are_consistent(toy, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(bench, "measure_iteration", lambda *a: calls.append(a[1]) or measure(*a))
     metrics = run_bench(tmp_path, *TOY, "batch_size=2", "mode.warmup=2", "mode.num_iters=4")
 
-    assert len(calls) == 2 + 4 and calls[0] == [LAB_SENTENCE] * 2  # 166 characters = the lab sentence
+    assert (
+        len(calls) == 2 + 4 and calls[0] == [LAB_SENTENCE] * 2
+    )  # 166 characters = the lab sentence
     report = json.loads((tmp_path / "bench.json").read_text())
     its = report["iterations"]
     assert all(len(values) == 4 for values in its.values())  # warm-up excluded
     assert set(its) == {
-        "pre_processing", "acoustic_latency", "vocoder_latency", "latency", "mel_frames", "audio_seconds",
-        "samples_per_second", "rtf", "decoder_ms_per_step", "acoustic_frames_per_second",
+        "pre_processing",
+        "acoustic_latency",
+        "vocoder_latency",
+        "latency",
+        "mel_frames",
+        "audio_seconds",
+        "samples_per_second",
+        "rtf",
+        "decoder_ms_per_step",
+        "acoustic_frames_per_second",
         "vocoder_samples_per_second",
     }
     assert its["mel_frames"] == [166 * 2] * 4  # toy acoustic: 2 frames per character
     audio = 2 * 332 * 256 / 22050  # both items, all frames
     assert its["audio_seconds"] == pytest.approx([audio] * 4)
     for i in range(4):
-        assert its["latency"][i] == pytest.approx(its["acoustic_latency"][i] + its["vocoder_latency"][i])
+        assert its["latency"][i] == pytest.approx(
+            its["acoustic_latency"][i] + its["vocoder_latency"][i]
+        )
         assert its["rtf"][i] == pytest.approx(its["latency"][i] / audio)
         assert its["samples_per_second"][i] == pytest.approx(2 * 332 * 256 / its["latency"][i])
-        assert its["decoder_ms_per_step"][i] == pytest.approx(1000 * its["acoustic_latency"][i] / 332)
+        assert its["decoder_ms_per_step"][i] == pytest.approx(
+            1000 * its["acoustic_latency"][i] / 332
+        )
         assert its["pre_processing"][i] > 0
     latency = report["summary"]["latency"]
     assert latency["p50"] <= latency["p90"] <= latency["p95"] <= latency["p99"] <= latency["max"]
     assert latency["mean"] == pytest.approx(np.mean(its["latency"]))
     assert report["percentiles"].startswith("DLE order statistic")
     assert report["peak_memory_bytes"] > 0 and report["threads"] == 1
-    assert (report["batch_size"], report["input_length"], report["warmup"], report["num_iters"]) == (2, 166, 2, 4)
+    assert (
+        report["batch_size"],
+        report["input_length"],
+        report["warmup"],
+        report["num_iters"],
+    ) == (2, 166, 2, 4)
 
     assert metrics == json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["status"] == "complete" and metrics["mode"] == "bench"
-    assert metrics["latency_p99"] == latency["p99"] and metrics["rtf"] == report["summary"]["rtf"]["mean"]
+    assert (
+        metrics["latency_p99"] == latency["p99"]
+        and metrics["rtf"] == report["summary"]["rtf"]["mean"]
+    )
     assert "iterations" not in metrics and "denoiser_latency" not in metrics
 
     table = capsys.readouterr().out
-    assert "cpu (1 threads), fp32, batch_size 2, 166 characters, 4 iterations after 2 warm-up" in table
+    assert (
+        "cpu (1 threads), fp32, batch_size 2, 166 characters, 4 iterations after 2 warm-up" in table
+    )
     assert table.count("\n") >= 12 and "latency " in table and "p99" in table
 
 
@@ -122,10 +176,19 @@ def test_input_length_cuts_the_text(toy, tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["mode.input_length=400"], "mode.input_length must be 1..333 (the length of mode.text), got 400"),
+        (
+            ["mode.input_length=400"],
+            "mode.input_length must be 1..333 (the length of mode.text), got 400",
+        ),
         (["mode.input_length=0"], "mode.input_length must be 1..333"),
-        (["mode.num_iters=0"], "mode=bench needs mode.num_iters >= 1, mode.warmup >= 0 and batch_size >= 1; got 0, 3 and 1"),
-        (["text=Hello"], "mode=bench speaks mode.text (the lab's sentence) cut to mode.input_length characters"),
+        (
+            ["mode.num_iters=0"],
+            "mode=bench needs mode.num_iters >= 1, mode.warmup >= 0 and batch_size >= 1; got 0, 3 and 1",
+        ),
+        (
+            ["text=Hello"],
+            "mode=bench speaks mode.text (the lab's sentence) cut to mode.input_length characters",
+        ),
     ],
 )
 def test_bad_bench_settings(toy, tmp_path, overrides, message):
@@ -137,10 +200,15 @@ def test_bad_bench_settings(toy, tmp_path, overrides, message):
 
 
 def test_tiny_tacotron2_waveglow_bench_decodes_a_fixed_number_of_steps(tmp_path, capsys):
-    metrics = run_bench(tmp_path, *TINY_REAL, "mode.num_iters=2", "mode.warmup=1", "mode.input_length=40")
+    metrics = run_bench(
+        tmp_path, *TINY_REAL, "mode.num_iters=2", "mode.warmup=1", "mode.input_length=40"
+    )
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["decoder"] == {"early_stopping": False, "max_decoder_steps": 30}
-    assert report["iterations"]["mel_frames"] == [30.0, 30.0]  # no early stop: exactly max_decoder_steps
+    assert report["iterations"]["mel_frames"] == [
+        30.0,
+        30.0,
+    ]  # no early stop: exactly max_decoder_steps
     assert metrics["audio_seconds"] == pytest.approx(30 * 256 / 22050)
     assert metrics["denoiser_latency"] > 0 and metrics["latency_mean"] > metrics["vocoder_latency"]
     assert "decoder: early_stopping=False, max_decoder_steps=30" in capsys.readouterr().out
@@ -153,10 +221,19 @@ def test_early_stopping_is_pointed_out(toy, tmp_path, capsys):
 
 def test_bench_through_the_cli(plugin_venv, tmp_path):
     result = plugin_venv.ttsfw(
-        "mode=bench", *TOY, "mode.num_iters=2", "mode.warmup=1", "device.threads=1",
-        f"hydra.run.dir={tmp_path / 'out'}", plugins="toy", cwd=tmp_path,
+        "mode=bench",
+        *TOY,
+        "mode.num_iters=2",
+        "mode.warmup=1",
+        "device.threads=1",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        plugins="toy",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "2 iterations after 1 warm-up" in result.stdout and "decoder_ms_per_step" in result.stdout
-    assert json.loads((tmp_path / "out" / "bench.json").read_text())["iterations"]["mel_frames"] == [332.0, 332.0]
-
+    assert (
+        "2 iterations after 1 warm-up" in result.stdout and "decoder_ms_per_step" in result.stdout
+    )
+    assert json.loads((tmp_path / "out" / "bench.json").read_text())["iterations"][
+        "mel_frames"
+    ] == [332.0, 332.0]

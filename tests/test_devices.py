@@ -64,7 +64,9 @@ def test_generator_is_seeded_and_on_the_device():
     first, second = cpu.generator(7), cpu.generator(7)
     assert first.device == torch.device("cpu")
     assert torch.equal(torch.randn(5, generator=first), torch.randn(5, generator=second))
-    assert not torch.equal(torch.randn(5, generator=cpu.generator(8)), torch.randn(5, generator=cpu.generator(7)))
+    assert not torch.equal(
+        torch.randn(5, generator=cpu.generator(8)), torch.randn(5, generator=cpu.generator(7))
+    )
 
 
 def test_threads_are_applied(restore_threads):
@@ -80,11 +82,19 @@ def test_threads_through_the_pipeline(toy, restore_threads):
 @pytest.mark.parametrize(
     "overrides, error, message",
     [
-        (["precision=fp16"], DeviceError, "precision=fp16 is not supported on device 'cpu'; use one of: fp32, bf16"),
+        (
+            ["precision=fp16"],
+            DeviceError,
+            "precision=fp16 is not supported on device 'cpu'; use one of: fp32, bf16",
+        ),
         (["precision=fp8"], ConfigError, "unknown precision 'fp8'; choose one of fp32, fp16, bf16"),
         (["device=tpu"], ConfigError, "unknown device 'tpu'; available: auto, cpu, cuda, mlu"),
         (["device.name=tpu"], ConfigError, "unknown device 'tpu'; available: auto, cpu, cuda, mlu"),
-        (["device.threads=0"], ConfigError, "device.threads must be a positive integer (or null), got 0"),
+        (
+            ["device.threads=0"],
+            ConfigError,
+            "device.threads must be a positive integer (or null), got 0",
+        ),
         (["+device.index=1"], DeviceError, "device.index=1 means nothing on cpu; leave it null"),
         (["device=mlu"], DeviceError, "device=mlu requested but torch_mlu is not installed"),
     ],
@@ -98,7 +108,10 @@ def test_bad_device_settings_are_one_clear_error(toy, overrides, error, message)
 
 @no_cuda
 def test_cuda_absent_is_one_clear_error():
-    with pytest.raises(DeviceError, match=r"^device=cuda requested but CUDA is not available .*use device=cpu or device=auto$"):
+    with pytest.raises(
+        DeviceError,
+        match=r"^device=cuda requested but CUDA is not available .*use device=cpu or device=auto$",
+    ):
         build("cuda").prepare()
 
 
@@ -116,8 +129,13 @@ def test_cuda_backend():
     assert cuda.peak_memory_bytes() >= 4 * 2**20
     g1, g2 = cuda.generator(3), cuda.generator(3)
     assert g1.device.type == "cuda"
-    assert torch.equal(torch.randn(8, device=cuda.device, generator=g1), torch.randn(8, device=cuda.device, generator=g2))
-    with pytest.raises(DeviceError, match=r"device.index=99 but only \d+ cuda device\(s\) are visible"):
+    assert torch.equal(
+        torch.randn(8, device=cuda.device, generator=g1),
+        torch.randn(8, device=cuda.device, generator=g2),
+    )
+    with pytest.raises(
+        DeviceError, match=r"device.index=99 but only \d+ cuda device\(s\) are visible"
+    ):
         build("cuda", index=99).prepare()
 
 
@@ -187,25 +205,35 @@ def test_mlu_backend_with_a_stand_in(fake_mlu):
     assert mlu.describe() == "mlu:1 (MLU370-X4 #1)"
     context = mlu.autocast("fp16")
     assert (context.device, context.fast_dtype) == ("mlu", torch.float16)
-    with pytest.raises(DeviceError, match="precision=bf16 is not supported on device 'mlu'; use one of: fp32, fp16"):
+    with pytest.raises(
+        DeviceError, match="precision=bf16 is not supported on device 'mlu'; use one of: fp32, fp16"
+    ):
         mlu.check_precision("bf16")
     fake_mlu.is_bf16_supported = lambda: True
     assert "bf16" in mlu.precisions()
 
 
 def test_mlu_index_out_of_range(fake_mlu):
-    with pytest.raises(DeviceError, match=r"^device.index=2 but only 2 mlu device\(s\) are visible; use device.index=0..1"):
+    with pytest.raises(
+        DeviceError,
+        match=r"^device.index=2 but only 2 mlu device\(s\) are visible; use device.index=0..1",
+    ):
         build("mlu", index=2).prepare()
 
 
 def test_mlu_installed_but_no_device(fake_mlu):
     fake_mlu.available = False
-    with pytest.raises(DeviceError, match=r"^device=mlu requested but no MLU is visible \(torch.mlu.is_available\(\) is False\)"):
+    with pytest.raises(
+        DeviceError,
+        match=r"^device=mlu requested but no MLU is visible \(torch.mlu.is_available\(\) is False\)",
+    ):
         build("mlu").prepare()
 
 
 def test_mlu_absent(monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch_mlu", None)  # makes `import torch_mlu` raise ImportError
+    monkeypatch.setitem(
+        sys.modules, "torch_mlu", None
+    )  # makes `import torch_mlu` raise ImportError
     backend = build("mlu")
     assert not backend.is_available()
     with pytest.raises(DeviceError) as caught:
@@ -224,7 +252,10 @@ def test_mlu_broken_install_is_named(monkeypatch):
 
     real_import = devices.importlib.import_module
     monkeypatch.setattr(devices.importlib, "import_module", broken_import)
-    with pytest.raises(DeviceError, match=r"^device=mlu requested but torch_mlu failed to import \(RuntimeError: torch_mlu 1.20 needs torch 2.4\); "):
+    with pytest.raises(
+        DeviceError,
+        match=r"^device=mlu requested but torch_mlu failed to import \(RuntimeError: torch_mlu 1.20 needs torch 2.4\); ",
+    ):
         MLUBackend().prepare()
 
 

@@ -30,22 +30,39 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def test_bench_sweep_on_the_basic_launcher_writes_one_row_per_job(plugin_venv, tmp_path):
     sweep = tmp_path / "sweep"
     result = plugin_venv.ttsfw(
-        "-m", "mode=bench", *TOY, "batch_size=1,2", "precision=fp32,bf16", "mode.num_iters=2",
-        "mode.warmup=0", "device.threads=1", f"hydra.sweep.dir={sweep}", plugins="toy", cwd=tmp_path,
+        "-m",
+        "mode=bench",
+        *TOY,
+        "batch_size=1,2",
+        "precision=fp32,bf16",
+        "mode.num_iters=2",
+        "mode.warmup=0",
+        "device.threads=1",
+        f"hydra.sweep.dir={sweep}",
+        plugins="toy",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert f"sweep summary: {sweep / 'summary.md'}: 4 jobs, 0 missing input lines" in result.stdout
     rows = read_csv(sweep / "summary.csv")
     assert [(r["job"], r["batch_size"], r["precision"]) for r in rows] == [
-        ("0", "1", "fp32"), ("1", "1", "bf16"), ("2", "2", "fp32"), ("3", "2", "bf16"),
+        ("0", "1", "fp32"),
+        ("1", "1", "bf16"),
+        ("2", "2", "fp32"),
+        ("3", "2", "bf16"),
     ]
     for row in rows:
         bench = json.loads((sweep / row["job"] / "bench.json").read_text())
         assert row["status"] == "complete" and row["mode"] == "bench" and row["vocoder"] == "toy"
         assert float(row["latency_p99"]) == bench["summary"]["latency"]["p99"]
-        assert float(row["audio_seconds"]) == pytest.approx(int(row["batch_size"]) * 332 * 256 / 22050)
+        assert float(row["audio_seconds"]) == pytest.approx(
+            int(row["batch_size"]) * 332 * 256 / 22050
+        )
     summary = (sweep / "summary.md").read_text()
-    assert "4 jobs. Common overrides: mode=bench frontend=toy acoustic=toy vocoder=toy denoiser=none" in summary
+    assert (
+        "4 jobs. Common overrides: mode=bench frontend=toy acoustic=toy vocoder=toy denoiser=none"
+        in summary
+    )
     assert "| job | batch_size | precision | status |" in summary
     assert "| 3 | 2 | bf16 | complete | cpu |" in summary
     assert "coverage" not in summary  # benchmarks speak no input lines
@@ -57,23 +74,42 @@ def test_three_shards_on_joblib_give_the_files_of_one_run(plugin_venv, toy, tmp_
     synthesize_job(*compose_config([*TOY, "input=book.txt"]), tmp_path / "single")  # in-process
     sweep = tmp_path / "sweep"
     sharded = plugin_venv.ttsfw(
-        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TOY, "input=book.txt",
-        "num_shards=3", "shard=0,1,2", f"hydra.sweep.dir={sweep}", plugins="toy", cwd=tmp_path,
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        *TOY,
+        "input=book.txt",
+        "num_shards=3",
+        "shard=0,1,2",
+        f"hydra.sweep.dir={sweep}",
+        plugins="toy",
+        cwd=tmp_path,
     )
     assert sharded.returncode == 0, sharded.stderr
 
     expected = {p.name: p.read_bytes() for p in (tmp_path / "single").glob("*.wav")}
     produced = {p.name: p.read_bytes() for p in sweep.glob("*/*.wav")}
-    assert sorted(expected) == ["0001.wav", "0002.wav", "0004.wav", "0005.wav", "0006.wav", "0007.wav"]
+    assert sorted(expected) == [
+        "0001.wav",
+        "0002.wav",
+        "0004.wav",
+        "0005.wav",
+        "0006.wav",
+        "0007.wav",
+    ]
     assert produced == expected
     assert len(list(sweep.glob("*/*.wav"))) == len(expected)  # no line spoken twice
 
     rows = read_csv(sweep / "summary.csv")
     assert [(r["job"], r["shard"], r["status"], r["utterances"]) for r in rows] == [
-        ("0", "0", "complete", "3"), ("1", "1", "complete", "2"), ("2", "2", "complete", "1"),
+        ("0", "0", "complete", "3"),
+        ("1", "1", "complete", "2"),
+        ("2", "2", "complete", "1"),
     ]
     summary = (sweep / "summary.md").read_text()
-    assert "| all jobs | 3 | 7 | 6 | 1 | 0 |" in summary  # 3 jobs, 7 lines, 6 produced, 1 blank, 0 missing
+    assert (
+        "| all jobs | 3 | 7 | 6 | 1 | 0 |" in summary
+    )  # 3 jobs, 7 lines, 6 produced, 1 blank, 0 missing
     assert "Every non-blank input line was produced." in summary
 
 
@@ -90,9 +126,15 @@ def make_job(sweep: Path, name: str, overrides: list[str], metrics: dict | None)
 
 def shard_metrics(lines: list[int], skip_reasons: dict[str, str] | None = None) -> dict:
     return {
-        "status": "complete", "lines": 12, "utterances": len(lines), "completed": lines,
-        "skip_reasons": skip_reasons or {}, "audio_seconds": 1.5 * len(lines), "compute_seconds": 0.5,
-        "rtf": 0.25, "latency_seconds": {"acoustic": 0.5},
+        "status": "complete",
+        "lines": 12,
+        "utterances": len(lines),
+        "completed": lines,
+        "skip_reasons": skip_reasons or {},
+        "audio_seconds": 1.5 * len(lines),
+        "compute_seconds": 0.5,
+        "rtf": 0.25,
+        "latency_seconds": {"acoustic": 0.5},
     }
 
 
@@ -101,7 +143,9 @@ def test_missing_lines_are_reported(tmp_path):
     make_job(tmp_path, "0", [*common, "shard=0"], shard_metrics([1, 5, 9]))
     make_job(tmp_path, "1", [*common, "shard=1"], shard_metrics([2, 10], {"6": "blank line"}))
     make_job(tmp_path, "2", [*common, "shard=2"], None)  # crashed before writing metrics
-    make_job(tmp_path, "3", [*common, "shard=3"], shard_metrics([4, 8], {"12": "synthesis failed: NaN"}))
+    make_job(
+        tmp_path, "3", [*common, "shard=3"], shard_metrics([4, 8], {"12": "synthesis failed: NaN"})
+    )
     assert write_summary(tmp_path) == f"{tmp_path / 'summary.md'}: 4 jobs, 4 missing input lines"
 
     summary = (tmp_path / "summary.md").read_text()
@@ -109,15 +153,29 @@ def test_missing_lines_are_reported(tmp_path):
     assert "| all jobs | 3 | 12 | 7 | 1 | 4 | 10.5 | 1.5 |" in summary
     assert "| 2 | 2 | no metrics.json |" in summary
     rows = read_csv(tmp_path / "summary.csv")
-    assert list(rows[0]) == ["job", "input", "num_shards", "shard", "status", "utterances", "audio_seconds",
-                             "compute_seconds", "rtf"]
+    assert list(rows[0]) == [
+        "job",
+        "input",
+        "num_shards",
+        "shard",
+        "status",
+        "utterances",
+        "audio_seconds",
+        "compute_seconds",
+        "rtf",
+    ]
     assert rows[2]["status"] == "no metrics.json" and rows[2]["shard"] == "2"
 
 
 def test_coverage_is_per_configuration_and_jobs_sort_numerically(tmp_path):
     for job, vocoder in enumerate(["a", "b"] * 6):
         lines = [1, 2] if job != 11 else [1]
-        make_job(tmp_path, str(job), [f"vocoder={vocoder}", f"seed={job}"], {**shard_metrics(lines), "lines": 2})
+        make_job(
+            tmp_path,
+            str(job),
+            [f"vocoder={vocoder}", f"seed={job}"],
+            {**shard_metrics(lines), "lines": 2},
+        )
     write_summary(tmp_path)
     assert [r["job"] for r in read_csv(tmp_path / "summary.csv")] == [str(i) for i in range(12)]
     summary = (tmp_path / "summary.md").read_text()
@@ -151,10 +209,21 @@ def test_the_summary_callback_is_configured():
 )
 def test_the_documented_slurm_sweep_composes():
     # the command of docs/benchmark.md, "On a SLURM cluster"
-    hydra = hydra_config([
-        "hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=1",
-        "hydra.launcher.cpus_per_task=8", "hydra.launcher.timeout_min=120", "mode=bench", "device=cuda",
-    ])
+    hydra = hydra_config(
+        [
+            "hydra/launcher=submitit_slurm",
+            "hydra.launcher.partition=gpu",
+            "hydra.launcher.gpus_per_node=1",
+            "hydra.launcher.cpus_per_task=8",
+            "hydra.launcher.timeout_min=120",
+            "mode=bench",
+            "device=cuda",
+        ]
+    )
     assert hydra.launcher._target_.endswith("submitit_launcher.SlurmLauncher")
-    assert (hydra.launcher.partition, hydra.launcher.gpus_per_node, hydra.launcher.timeout_min) == ("gpu", 1, 120)
+    assert (hydra.launcher.partition, hydra.launcher.gpus_per_node, hydra.launcher.timeout_min) == (
+        "gpu",
+        1,
+        120,
+    )
     assert hydra.callbacks.sweep_summary._target_ == "ttsfw.sweep.SweepSummary"

@@ -72,7 +72,9 @@ def bench_text(cfg: DictConfig) -> str:
     return text[:length]
 
 
-def measure_iteration(pipeline: Pipeline, texts: list[str], generator: torch.Generator | None) -> dict[str, float]:
+def measure_iteration(
+    pipeline: Pipeline, texts: list[str], generator: torch.Generator | None
+) -> dict[str, float]:
     """Speak `texts` as one batch; return this iteration's numbers (seconds unless named).
 
     ``latency`` = acoustic + vocoder + denoiser (DLE's ``latency``); audio counts every item's
@@ -86,7 +88,11 @@ def measure_iteration(pipeline: Pipeline, texts: list[str], generator: torch.Gen
     seconds = timer.as_dict()
     batch_size, frames = batch["mel"].shape[0], batch["mel"].shape[2]
     samples = batch["audio"].numel()
-    stages = {f"{stage}_latency": seconds[stage] for stage in ("acoustic", "vocoder", "denoiser") if stage in seconds}
+    stages = {
+        f"{stage}_latency": seconds[stage]
+        for stage in ("acoustic", "vocoder", "denoiser")
+        if stage in seconds
+    }
     latency = sum(stages.values())
     audio_seconds = samples / pipeline.sample_rate
     return {
@@ -104,8 +110,14 @@ def measure_iteration(pipeline: Pipeline, texts: list[str], generator: torch.Gen
     }
 
 
-def run_benchmark(pipeline: Pipeline, text: str, batch_size: int, warmup: int, num_iters: int,
-                  progress: bool = False) -> dict[str, list[float]]:
+def run_benchmark(
+    pipeline: Pipeline,
+    text: str,
+    batch_size: int,
+    warmup: int,
+    num_iters: int,
+    progress: bool = False,
+) -> dict[str, list[float]]:
     """Run `warmup` + `num_iters` iterations; return each timed iteration's numbers by name."""
     if num_iters < 1 or warmup < 0 or batch_size < 1:
         raise ConfigError(
@@ -132,7 +144,12 @@ def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[s
     try:
         report = benchmark_report(cfg, choices)
     except BaseException as exc:
-        failed = {"status": f"failed: {type(exc).__name__}", "error": str(exc), "mode": "bench", "choices": choices}
+        failed = {
+            "status": f"failed: {type(exc).__name__}",
+            "error": str(exc),
+            "mode": "bench",
+            "choices": choices,
+        }
         _write_json(run_dir / "metrics.json", failed)
         raise
     _write_json(run_dir / "bench.json", report)

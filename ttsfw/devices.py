@@ -19,7 +19,11 @@ from .errors import ConfigError, DeviceError
 from .hookspecs import hookimpl
 
 #: precision name -> the dtype autocast runs eligible ops in
-PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+}
 
 
 class DeviceBackend:
@@ -30,9 +34,13 @@ class DeviceBackend:
 
     def __init__(self, index: int | None = None, threads: int | None = None):
         if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ConfigError(f"device.threads must be a positive integer (or null), got {threads!r}")
+            raise ConfigError(
+                f"device.threads must be a positive integer (or null), got {threads!r}"
+            )
         if index is not None and (not isinstance(index, int) or index < 0):
-            raise ConfigError(f"device.index must be a non-negative integer (or null), got {index!r}")
+            raise ConfigError(
+                f"device.index must be a non-negative integer (or null), got {index!r}"
+            )
         self.index = index
         self.threads = threads
 
@@ -70,7 +78,9 @@ class DeviceBackend:
 
     def check_precision(self, precision: str) -> None:
         if precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}")
+            raise ConfigError(
+                f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}"
+            )
         if precision not in self.precisions():
             raise DeviceError(
                 f"precision={precision} is not supported on device '{self.name}'; "
@@ -79,7 +89,8 @@ class DeviceBackend:
 
     def autocast(self, precision: str) -> ContextManager:
         """Context that runs eligible ops in `precision` (fp32: nothing changes). Components
-        keep numerically delicate parts in fp32 themselves (``torch.autocast(..., enabled=False)``)."""
+        keep numerically delicate parts in fp32 themselves (``torch.autocast(..., enabled=False)``).
+        """
         self.check_precision(precision)
         if precision == "fp32":
             return contextlib.nullcontext()

@@ -24,10 +24,10 @@ from omegaconf import DictConfig
 
 #: metrics.json fields shown per job, in this order (a column appears if any job has it)
 METRIC_COLUMNS = (
-    "status", "device", "utterances", "audio_seconds", "compute_seconds", "rtf", "samples_per_second",
-    "latency_mean", "latency_std", "latency_p50", "latency_p90", "latency_p95", "latency_p99", "latency_max",
-    "acoustic_latency", "vocoder_latency", "denoiser_latency", "decoder_ms_per_step", "mel_frames",
-    "peak_memory_bytes", "error",
+    *("status", "device", "utterances", "audio_seconds", "compute_seconds", "rtf"),
+    *("samples_per_second", "latency_mean", "latency_std", "latency_p50", "latency_p90"),
+    *("latency_p95", "latency_p99", "latency_max", "acoustic_latency", "vocoder_latency"),
+    *("denoiser_latency", "decoder_ms_per_step", "mel_frames", "peak_memory_bytes", "error"),
 )
 #: the override that splits one input over several jobs
 SHARD_KEY = "shard"
@@ -46,7 +46,11 @@ class Job:
     @property
     def row(self) -> dict[str, Any]:
         metrics = self.metrics or {"status": "no metrics.json"}
-        return {"job": self.name, **self.overrides, **{k: metrics[k] for k in METRIC_COLUMNS if k in metrics}}
+        return {
+            "job": self.name,
+            **self.overrides,
+            **{k: metrics[k] for k in METRIC_COLUMNS if k in metrics},
+        }
 
 
 @dataclass
@@ -75,11 +79,13 @@ class SweepSummary(Callback):
 
 
 def find_jobs(sweep_dir: Path) -> list[Job]:
-    """Every job directory under `sweep_dir` (those holding .hydra/overrides.yaml or metrics.json)."""
+    """Every job directory under `sweep_dir`: those holding .hydra/overrides.yaml or metrics.json."""
     dirs = {p.parent.parent for p in sweep_dir.rglob(".hydra/overrides.yaml")}
     dirs |= {p.parent for p in sweep_dir.rglob("metrics.json")}
     jobs = [_read_job(sweep_dir, d) for d in dirs]
-    return sorted(jobs, key=lambda job: [int(p) if p.isdigit() else p for p in Path(job.name).parts])
+    return sorted(
+        jobs, key=lambda job: [int(p) if p.isdigit() else p for p in Path(job.name).parts]
+    )
 
 
 def _read_job(sweep_dir: Path, job_dir: Path) -> Job:
@@ -88,7 +94,9 @@ def _read_job(sweep_dir: Path, job_dir: Path) -> Job:
     metrics_file = job_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
     pairs = (o.split("=", 1) for o in overrides or [] if "=" in o)
-    return Job(job_dir.relative_to(sweep_dir).as_posix(), {k.lstrip("+~"): v for k, v in pairs}, metrics)
+    return Job(
+        job_dir.relative_to(sweep_dir).as_posix(), {k.lstrip("+~"): v for k, v in pairs}, metrics
+    )
 
 
 def varying_keys(jobs: list[Job]) -> list[str]:
@@ -98,7 +106,7 @@ def varying_keys(jobs: list[Job]) -> list[str]:
 
 
 def coverage(jobs: list[Job]) -> list[Coverage]:
-    """Group the synthesis jobs by their varying overrides but ``shard``; collect lines and totals."""
+    """Group synthesis jobs by their varying overrides except ``shard``; collect lines, totals."""
     keys = [k for k in varying_keys(jobs) if k != SHARD_KEY]
     groups: dict[str, Coverage] = {}
     for job in jobs:
@@ -118,34 +126,65 @@ def coverage(jobs: list[Job]) -> list[Coverage]:
 
 
 def write_summary(sweep_dir: Path) -> str:
-    """Write summary.csv (every override, full precision) and summary.md (the overrides that
-    vary, rounded, plus synthesis coverage) into `sweep_dir`; return a one-line account."""
+    """Write summary.csv and summary.md into `sweep_dir`; return a one-line account."""
     jobs = find_jobs(sweep_dir)
-    rows = [job.row for job in jobs]
-    override_keys = list(dict.fromkeys(k for job in jobs for k in job.overrides))
-    metric_keys = [k for k in METRIC_COLUMNS if any(k in row for row in rows)]
-    with open(sweep_dir / "summary.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, ["job", *override_keys, *metric_keys])
-        writer.writeheader()
-        writer.writerows(rows)
-    varying = varying_keys(jobs)
-    common = [f"{k}={v}" for k, v in jobs[0].overrides.items() if k not in varying] if jobs else []
-    lines = [f"# Sweep summary: {sweep_dir}", "", f"{len(jobs)} jobs. Common overrides: {' '.join(common) or '-'}", ""]
-    lines += _table(["job", *varying, *metric_keys], [[row.get(k) for k in ["job", *varying, *metric_keys]] for row in rows])
     groups = coverage(jobs)
-    if groups:
-        lines += ["", "## Synthesis coverage", ""]
-        header = ["jobs of", "jobs", "lines", "produced", "blank", "missing", "audio_seconds", "compute_seconds"]
-        lines += _table(header, [
-            [g.label, g.jobs, g.lines, len(g.produced), len(g.blank), len(g.missing), g.audio_seconds, g.compute_seconds]
-            for g in groups
-        ])
-        lines += [""] + [f"Missing lines ({g.label}): {_ranges(g.missing)}" for g in groups if g.missing]
-        if not any(g.missing for g in groups):
-            lines.append("Every non-blank input line was produced.")
-    (sweep_dir / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_csv(sweep_dir / "summary.csv", jobs)
+    markdown = _markdown(sweep_dir, jobs) + _coverage_markdown(groups)
+    (sweep_dir / "summary.md").write_text("\n".join(markdown) + "\n", encoding="utf-8")
     missing = sum(len(g.missing) for g in groups)
     return f"{sweep_dir / 'summary.md'}: {len(jobs)} jobs, {missing} missing input lines"
+
+
+def _metric_keys(rows: list[dict[str, Any]]) -> list[str]:
+    return [k for k in METRIC_COLUMNS if any(k in row for row in rows)]
+
+
+def _write_csv(path: Path, jobs: list[Job]) -> None:
+    """One row per job: every override and every number, full precision."""
+    rows = [job.row for job in jobs]
+    override_keys = list(dict.fromkeys(k for job in jobs for k in job.overrides))
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, ["job", *override_keys, *_metric_keys(rows)])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _markdown(sweep_dir: Path, jobs: list[Job]) -> list[str]:
+    """The overrides common to all jobs in one line, then a table of those that vary."""
+    rows = [job.row for job in jobs]
+    varying = varying_keys(jobs)
+    common = [f"{k}={v}" for k, v in jobs[0].overrides.items() if k not in varying] if jobs else []
+    columns = ["job", *varying, *_metric_keys(rows)]
+    return [
+        f"# Sweep summary: {sweep_dir}",
+        "",
+        f"{len(jobs)} jobs. Common overrides: {' '.join(common) or '-'}",
+        "",
+        *_table(columns, [[row.get(k) for k in columns] for row in rows]),
+    ]
+
+
+def _coverage_markdown(groups: list[Coverage]) -> list[str]:
+    """Lines, produced, blank and missing per group of synthesis jobs; the missing lines."""
+    if not groups:
+        return []
+    header = ["jobs of", "jobs", "lines", "produced", "blank", "missing"]
+    header += ["audio_seconds", "compute_seconds"]
+    rows = [
+        [g.label, g.jobs, g.lines, len(g.produced), len(g.blank), len(g.missing)]
+        + [g.audio_seconds, g.compute_seconds]
+        for g in groups
+    ]
+    missing = [f"Missing lines ({g.label}): {_ranges(g.missing)}" for g in groups if g.missing]
+    return [
+        "",
+        "## Synthesis coverage",
+        "",
+        *_table(header, rows),
+        "",
+        *(missing or ["Every non-blank input line was produced."]),
+    ]
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -185,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m ttsfw.sweep SWEEP_DIR``: write the summary of a finished sweep again."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or not Path(argv[0]).is_dir():
-        print("usage: python -m ttsfw.sweep SWEEP_DIR  (a Hydra multirun directory)", file=sys.stderr)
+        print(
+            "usage: python -m ttsfw.sweep SWEEP_DIR  (a Hydra multirun directory)", file=sys.stderr
+        )
         return 2
     print(write_summary(Path(argv[0])))
     return 0
