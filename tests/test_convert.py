@@ -22,10 +22,13 @@ def legacy(golden):
 
 
 def test_refuses_without_trust(legacy, tmp_path):
-    with pytest.raises(CheckpointError, match=(
-        r"legacy_nvidia_pickle.pt is a pickled whole-model file; converting it means unpickling Python "
-        r"objects, which can run code stored in the file. If you trust its source, run again with --trust"
-    )):
+    with pytest.raises(
+        CheckpointError,
+        match=(
+            r"legacy_nvidia_pickle.pt is a pickled whole-model file; converting it means unpickling Python "
+            r"objects, which can run code stored in the file. If you trust its source, run again with --trust"
+        ),
+    ):
         main([str(legacy), str(tmp_path / "out.pt")])
     assert not (tmp_path / "out.pt").exists()
 
@@ -35,7 +38,9 @@ def test_trusted_conversion_equals_the_fused_state_dict(legacy, golden, tmp_path
     assert main([str(legacy), str(out), "--trust"]) == 0
     assert f"wrote {out}: 86 tensors" in capsys.readouterr().out
     converted = torch.load(out, map_location="cpu", weights_only=True)
-    expected = torch.load(golden / "waveglow" / "ckpt_nvidia_fused.pt", map_location="cpu", weights_only=True)
+    expected = torch.load(
+        golden / "waveglow" / "ckpt_nvidia_fused.pt", map_location="cpu", weights_only=True
+    )
     assert list(converted) == list(expected)
     for key, tensor in expected.items():
         assert type(converted[key]) is torch.Tensor and torch.equal(converted[key], tensor), key
@@ -59,10 +64,14 @@ def zip_pickle(legacy, tmp_path, monkeypatch):
     return save
 
 
-@pytest.mark.parametrize("wrap", [lambda model: {"model": model}, lambda model: model], ids=["dict", "bare"])
+@pytest.mark.parametrize(
+    "wrap", [lambda model: {"model": model}, lambda model: model], ids=["dict", "bare"]
+)
 def test_zip_format_and_bare_pickles_convert_too(zip_pickle, golden, tmp_path, wrap):
     main([str(zip_pickle(wrap)), str(tmp_path / "out.pt"), "--trust"])
-    expected = torch.load(golden / "waveglow" / "ckpt_nvidia_fused.pt", map_location="cpu", weights_only=True)
+    expected = torch.load(
+        golden / "waveglow" / "ckpt_nvidia_fused.pt", map_location="cpu", weights_only=True
+    )
     converted = torch.load(tmp_path / "out.pt", map_location="cpu", weights_only=True)
     assert all(torch.equal(converted[key], tensor) for key, tensor in expected.items())
 
@@ -88,7 +97,10 @@ def test_pickles_from_torch_1_0_convert(zip_pickle, tmp_path):
 
 def test_a_pickle_without_a_model_is_named(zip_pickle, tmp_path):
     path = zip_pickle(lambda model: {"generator": model, "iteration": 3})
-    with pytest.raises(CheckpointError, match=r"expected NVIDIA/waveglow's \{'model': WaveGlow\} pickle, found keys \['generator', 'iteration'\]"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"expected NVIDIA/waveglow's \{'model': WaveGlow\} pickle, found keys \['generator', 'iteration'\]",
+    ):
         main([str(path), str(tmp_path / "out.pt"), "--trust"])
 
 
@@ -101,17 +113,24 @@ class Payload:
 
 def test_trust_still_unpickles_nothing_but_a_waveglow(tmp_path, capsys):
     torch.save({"model": Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match=r"evil.pt: the file needs builtins.print, which a WaveGlow model file does not; refusing"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"evil.pt: the file needs builtins.print, which a WaveGlow model file does not; refusing",
+    ):
         main([str(tmp_path / "evil.pt"), str(tmp_path / "out.pt"), "--trust"])
     assert "the pickle ran code" not in capsys.readouterr().out
     assert not (tmp_path / "out.pt").exists()
 
 
 def test_refuses_what_needs_no_conversion_or_would_be_overwritten(legacy, golden, tmp_path):
-    with pytest.raises(CheckpointError, match=r"ckpt_dle.pt already holds only tensors: use it as it is"):
+    with pytest.raises(
+        CheckpointError, match=r"ckpt_dle.pt already holds only tensors: use it as it is"
+    ):
         main([str(golden / "waveglow" / "ckpt_dle.pt"), str(tmp_path / "out.pt"), "--trust"])
     (tmp_path / "taken.pt").write_bytes(b"")
-    with pytest.raises(CheckpointError, match=r"taken.pt already exists; remove it or choose another output path"):
+    with pytest.raises(
+        CheckpointError, match=r"taken.pt already exists; remove it or choose another output path"
+    ):
         main([str(legacy), str(tmp_path / "taken.pt"), "--trust"])
     with pytest.raises(CheckpointError, match=r"no such file: .*missing.pt"):
         main([str(tmp_path / "missing.pt"), str(tmp_path / "out.pt"), "--trust"])
@@ -129,7 +148,11 @@ def test_command_line_prints_one_line_error(legacy, tmp_path):
     env = {**os.environ, "TTSFW_PLUGINS": ""}
     result = subprocess.run(
         [sys.executable, "-m", "ttsfw", "convert", str(legacy), str(tmp_path / "out.pt")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 1
     assert result.stderr.startswith("ttsfw: error: ") and "run again with --trust" in result.stderr

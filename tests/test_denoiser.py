@@ -28,7 +28,9 @@ def vocoder(golden):
 
 @pytest.fixture(scope="module")
 def denoiser(vocoder):
-    return build_waveglow_bias({"name": "waveglow_bias", "strength": 0.01}, BuildContext(vocoder=vocoder))
+    return build_waveglow_bias(
+        {"name": "waveglow_bias", "strength": 0.01}, BuildContext(vocoder=vocoder)
+    )
 
 
 def test_bias_spectrum_matches_golden(denoiser, expected):
@@ -53,7 +55,9 @@ def test_strength_defaults_to_the_configured_one(denoiser, expected):
 def test_everything_is_built_on_the_vocoders_device():
     """On the meta device any tensor made on the CPU instead would fail to mix."""
     with torch.device("meta"):
-        vocoder = WaveGlow(WaveGlowConfig(n_mel_channels=8, n_flows=4, n_early_every=2, n_layers=2, n_channels=4))
+        vocoder = WaveGlow(
+            WaveGlowConfig(n_mel_channels=8, n_flows=4, n_early_every=2, n_layers=2, n_channels=4)
+        )
     denoiser = WaveGlowDenoiser(vocoder)
     assert {buffer.device.type for buffer in denoiser.buffers()} == {"meta"}
     assert denoiser(torch.zeros(2, 5120, device="meta"), 0.1).shape == (2, 5120)
@@ -67,19 +71,35 @@ def test_registered_names():
 
 
 def test_needs_a_waveglow_vocoder(vocoder):
-    with pytest.raises(ConfigError, match=r"denoiser=waveglow_bias needs vocoder=waveglow \(the vocoder is NoneType\); use denoiser=none"):
+    with pytest.raises(
+        ConfigError,
+        match=r"denoiser=waveglow_bias needs vocoder=waveglow \(the vocoder is NoneType\); use denoiser=none",
+    ):
         build_waveglow_bias({"name": "waveglow_bias", "strength": 0.01}, BuildContext())
     with pytest.raises(ConfigError, match=r"denoiser.strength must be >= 0 \(got -0.5\)"):
-        build_waveglow_bias({"name": "waveglow_bias", "strength": -0.5}, BuildContext(vocoder=vocoder))
+        build_waveglow_bias(
+            {"name": "waveglow_bias", "strength": -0.5}, BuildContext(vocoder=vocoder)
+        )
 
 
 TINY_TACOTRON2 = [
-    "acoustic.checkpoint=random", "acoustic.symbols_embedding_dim=8", "acoustic.encoder_embedding_dim=8",
-    "acoustic.encoder_kernel_size=3", "acoustic.encoder_n_convolutions=1", "acoustic.attention_rnn_dim=16",
-    "acoustic.attention_dim=8", "acoustic.attention_location_n_filters=2", "acoustic.attention_location_kernel_size=3",
-    "acoustic.decoder_rnn_dim=16", "acoustic.prenet_dim=8", "acoustic.postnet_embedding_dim=8",
-    "acoustic.postnet_kernel_size=3", "acoustic.postnet_n_convolutions=1", "acoustic.max_decoder_steps=12",
-    "acoustic.gate_threshold=1.0", "acoustic.prenet_dropout=false",  # never stops: 12 frames
+    "acoustic.checkpoint=random",
+    "acoustic.symbols_embedding_dim=8",
+    "acoustic.encoder_embedding_dim=8",
+    "acoustic.encoder_kernel_size=3",
+    "acoustic.encoder_n_convolutions=1",
+    "acoustic.attention_rnn_dim=16",
+    "acoustic.attention_dim=8",
+    "acoustic.attention_location_n_filters=2",
+    "acoustic.attention_location_kernel_size=3",
+    "acoustic.decoder_rnn_dim=16",
+    "acoustic.prenet_dim=8",
+    "acoustic.postnet_embedding_dim=8",
+    "acoustic.postnet_kernel_size=3",
+    "acoustic.postnet_n_convolutions=1",
+    "acoustic.max_decoder_steps=12",
+    "acoustic.gate_threshold=1.0",
+    "acoustic.prenet_dropout=false",  # never stops: 12 frames
 ]
 
 
@@ -92,6 +112,10 @@ def test_default_pipeline_runs_waveglow_and_its_denoiser(golden):
     assert tts.denoiser.strength == 0.01
     audio = tts.synthesize(["Hello."]).audio[0]
     assert audio.shape == (12 * 256,)
-    plain = Pipeline.from_overrides([*TINY_TACOTRON2, f"vocoder.checkpoint={checkpoint}", "denoiser=none"])
+    plain = Pipeline.from_overrides(
+        [*TINY_TACOTRON2, f"vocoder.checkpoint={checkpoint}", "denoiser=none"]
+    )
     assert plain.denoiser is None
-    assert not (plain.synthesize(["Hello."]).audio[0] == audio).all()  # same seed: the denoiser changed it
+    assert not (
+        plain.synthesize(["Hello."]).audio[0] == audio
+    ).all()  # same seed: the denoiser changed it

@@ -46,10 +46,14 @@ def test_magnitude_and_log_mel_match_golden(stft_mel):
 
 def test_inverse_basis_closed_form_equals_pinv():
     basis = fourier_basis(64)
-    np.testing.assert_allclose(inverse_fourier_basis(64, 16), np.linalg.pinv(64 / 16 * basis).T, atol=1e-14)
+    np.testing.assert_allclose(
+        inverse_fourier_basis(64, 16), np.linalg.pinv(64 / 16 * basis).T, atol=1e-14
+    )
 
 
-@pytest.mark.parametrize("filter_length, hop, win, frames", [(1024, 256, 1024, 21), (1000, 300, 800, 5)])
+@pytest.mark.parametrize(
+    "filter_length, hop, win, frames", [(1024, 256, 1024, 21), (1000, 300, 800, 5)]
+)
 def test_window_sumsquare_rounds_like_the_reference(filter_length, hop, win, frames):
     """librosa 0.6's loop: float32 envelope += float64 squared window, frame by frame."""
     n = filter_length + hop * (frames - 1)
@@ -59,7 +63,9 @@ def test_window_sumsquare_rounds_like_the_reference(filter_length, hop, win, fra
     window = np.pad(window, (left, filter_length - win - left))
     for i in range(frames):
         start = i * hop
-        expected[start : min(n, start + filter_length)] += window[: max(0, min(filter_length, n - start))]
+        expected[start : min(n, start + filter_length)] += window[
+            : max(0, min(filter_length, n - start))
+        ]
     assert np.array_equal(STFT(filter_length, hop, win).window_sumsquare(frames).numpy(), expected)
 
 
@@ -80,10 +86,15 @@ def test_slaney_scale():
 
 
 def test_out_of_range_audio_is_refused():
-    with pytest.raises(ValueError, match=r"audio must be float samples in \[-1, 1\], got values in \[-3, 2\]; divide 16-bit PCM by 32768"):
+    with pytest.raises(
+        ValueError,
+        match=r"audio must be float samples in \[-1, 1\], got values in \[-3, 2\]; divide 16-bit PCM by 32768",
+    ):
         MelSpectrogram()(torch.tensor([[0.0, 2.0, -3.0] * 100]))
 
 
 def test_window_longer_than_filter_is_refused():
-    with pytest.raises(ValueError, match=r"win_length \(2048\) must not exceed filter_length \(1024\)"):
+    with pytest.raises(
+        ValueError, match=r"win_length \(2048\) must not exceed filter_length \(1024\)"
+    ):
         STFT(1024, 256, 2048)

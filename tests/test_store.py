@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ttsfw.errors import CheckpointError
-from ttsfw.store import cache_dir, checkpoint_kind, download, main, resolve
 from ttsfw.checkpoints import load_checkpoint, unwrap
+from ttsfw.errors import CheckpointError
+from ttsfw.store import MODELS, cache_dir, checkpoint_kind, download, main, resolve
 
 WAVEGLOW = "nvidia_waveglowpyt_fp32_20190427"
 
@@ -94,7 +94,10 @@ def test_download_lands_in_the_cache_and_names_resolve_to_it(server, cache):
 def test_interrupted_download_resumes_with_a_range_request(server, cache):
     data = server.files["/waveglow"]
     server.cut_after = len(data) // 3
-    with pytest.raises(CheckpointError, match=r"download of nvidia_waveglowpyt_fp32_20190427 was interrupted .*run the same command again to resume it"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"download of nvidia_waveglowpyt_fp32_20190427 was interrupted .*run the same command again to resume it",
+    ):
         download("waveglow", url=server.url("/waveglow"), progress=False)
     partial = cache / f"{WAVEGLOW}.pt.part"
     assert partial.read_bytes() == data[: len(data) // 3]
@@ -121,23 +124,35 @@ def test_a_complete_partial_file_is_checked_and_kept(server, cache):
 
 
 def test_a_file_of_the_wrong_kind_is_removed(server, cache):
-    with pytest.raises(CheckpointError, match=(
-        r"downloaded nvidia_waveglowpyt_fp32_20190427 is not a usable waveglow checkpoint "
-        r"\(it holds tacotron2, not waveglow\); removed it"
-    )):
+    with pytest.raises(
+        CheckpointError,
+        match=(
+            r"downloaded nvidia_waveglowpyt_fp32_20190427 is not a usable waveglow checkpoint "
+            r"\(it holds tacotron2, not waveglow\); removed it"
+        ),
+    ):
         download("waveglow", url=server.url("/tacotron2"), progress=False)
     assert list(cache.iterdir()) == []
 
 
 def test_http_errors_are_reported(server):
-    with pytest.raises(CheckpointError, match=r"download of nvidia_waveglowpyt_fp32_20190427 failed: HTTP 404 Not Found from http://127.0.0.1"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"download of nvidia_waveglowpyt_fp32_20190427 failed: HTTP 404 Not Found from http://127.0.0.1",
+    ):
         download("waveglow", url=server.url("/missing"), progress=False)
 
 
 def test_names_that_are_not_downloaded_or_unknown():
-    with pytest.raises(CheckpointError, match=r"^model 'waveglow' is not downloaded: run `python -m ttsfw download waveglow`$"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"^model 'waveglow' is not downloaded: run `python -m ttsfw download waveglow`$",
+    ):
         resolve("waveglow")
-    with pytest.raises(CheckpointError, match=r"unknown model 'wavenet'; known: nvidia_tacotron2pyt_fp32_20190427, nvidia_waveglowpyt_fp32_20190427"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"unknown model 'wavenet'; known: nvidia_tacotron2pyt_fp32_20190427, nvidia_waveglowpyt_fp32_20190427",
+    ):
         download("wavenet")
     assert resolve("~/models/my.pt") == Path.home() / "models" / "my.pt"  # anything else is a path
 
@@ -166,7 +181,11 @@ def test_command_lists_and_downloads(server, capsys):
 
 def test_checkpoint_kind_by_keys(golden):
     kinds = {}
-    for name in ("waveglow/ckpt_dle.pt", "waveglow/ckpt_nvidia_fused.pt", "tacotron2/ckpt_nvidia.pt"):
+    for name in (
+        "waveglow/ckpt_dle.pt",
+        "waveglow/ckpt_nvidia_fused.pt",
+        "tacotron2/ckpt_nvidia.pt",
+    ):
         tensors, _ = unwrap(load_checkpoint(golden / name))
         kinds[name] = checkpoint_kind(tensors)
     assert list(kinds.values()) == ["waveglow", "waveglow", "tacotron2"]
@@ -174,8 +193,6 @@ def test_checkpoint_kind_by_keys(golden):
 
 
 def test_published_urls_are_nvidias_ngc_files():
-    from ttsfw.store import MODELS
-
     assert MODELS[WAVEGLOW].url == (
         "https://api.ngc.nvidia.com/v2/models/nvidia/waveglow_ckpt_fp32/versions/19.09.0/files/"
         "nvidia_waveglowpyt_fp32_20190427"

@@ -16,8 +16,16 @@ from ttsfw.plugins import get_registry
 from ttsfw.registry import BuildContext
 
 TOLERANCE = 1e-4  # golden/README.md: WaveGlow audio
-TINY = dict(n_mel_channels=80, n_flows=4, n_group=8, n_early_every=2, n_early_size=2,
-            n_layers=2, kernel_size=3, n_channels=16)  # the golden model
+TINY = dict(
+    n_mel_channels=80,
+    n_flows=4,
+    n_group=8,
+    n_early_every=2,
+    n_early_size=2,
+    n_layers=2,
+    kernel_size=3,
+    n_channels=16,
+)  # the golden model
 SMALL = TINY | dict(n_mel_channels=8, n_channels=4)  # for tests that need no golden weights
 
 
@@ -39,7 +47,9 @@ def converted(golden, tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module", params=["ckpt_dle.pt", "ckpt_nvidia_fused.pt", "converted legacy pickle"])
+@pytest.fixture(
+    scope="module", params=["ckpt_dle.pt", "ckpt_nvidia_fused.pt", "converted legacy pickle"]
+)
 def model(request, golden, converted):
     name = request.param
     return load_waveglow(converted if name.startswith("converted") else golden / "waveglow" / name)
@@ -64,7 +74,10 @@ def test_seeded_sigma06_matches_golden_with_private_generator(model, io):
 @torch.inference_mode()
 def test_sigma06_matches_golden_by_noise_injection(model, io):
     assert model.sigma == 0.6  # the default
-    assert max_error(model.infer(io["mel"], noise=noise(io)), io["audio_sigma0.6_seed1234"]) <= TOLERANCE
+    assert (
+        max_error(model.infer(io["mel"], noise=noise(io)), io["audio_sigma0.6_seed1234"])
+        <= TOLERANCE
+    )
 
 
 def test_sizes_come_from_tensor_shapes(model):
@@ -140,7 +153,9 @@ def test_generator_controls_the_noise_and_sigma0_draws_none(golden, io):
 
 def test_wrong_noise_shapes_are_rejected(golden, io):
     model = load_waveglow(golden / "waveglow" / "ckpt_dle.pt")
-    with pytest.raises(ValueError, match=r"noise must be 2 tensors of shapes \[\(2, 6, 640\), \(2, 2, 640\)\]"):
+    with pytest.raises(
+        ValueError, match=r"noise must be 2 tensors of shapes \[\(2, 6, 640\), \(2, 2, 640\)\]"
+    ):
         model.infer(io["mel"], noise=[io["noise_0"]])
 
 
@@ -155,7 +170,14 @@ def test_both_reference_layouts_round_trip_exactly(tmp_path):
     reference = model.infer(mel, noise=noise)
     for layout in ("dle", "fused"):
         path = tmp_path / f"{layout}.pt"
-        torch.save({"state_dict": {f"module.{k}": v for k, v in model.reference_state_dict(layout).items()}}, path)
+        torch.save(
+            {
+                "state_dict": {
+                    f"module.{k}": v for k, v in model.reference_state_dict(layout).items()
+                }
+            },
+            path,
+        )
         loaded = load_waveglow(path)
         assert loaded.config == model.config
         assert max_error(loaded.infer(mel, noise=noise), reference) <= 1e-6
@@ -163,13 +185,20 @@ def test_both_reference_layouts_round_trip_exactly(tmp_path):
 
 def manifest(golden, name):
     spec = json.loads((golden / "spec" / name).read_text())
-    config = {k: v for k, v in spec["config"].items() if k != "WN_config"} | spec["config"]["WN_config"]
+    config = {k: v for k, v in spec["config"].items() if k != "WN_config"} | spec["config"][
+        "WN_config"
+    ]
     return spec, WaveGlowConfig(**config)
 
 
-@pytest.mark.parametrize("name, layout", [
-    ("waveglow_dle_512.json", "dle"), ("waveglow_dle_256.json", "dle"), ("waveglow_nvidia_fused_256.json", "fused"),
-])
+@pytest.mark.parametrize(
+    "name, layout",
+    [
+        ("waveglow_dle_512.json", "dle"),
+        ("waveglow_dle_256.json", "dle"),
+        ("waveglow_nvidia_fused_256.json", "fused"),
+    ],
+)
 def test_full_size_key_manifests(golden, name, layout):
     spec, config = manifest(golden, name)
     with torch.device("meta"):  # full size without allocating it
@@ -179,10 +208,14 @@ def test_full_size_key_manifests(golden, name, layout):
     assert sum(v.numel() for v in tensors.values()) == spec["num_parameters"]
 
 
-@pytest.mark.parametrize("name", ["waveglow_dle_512.json", "waveglow_dle_256.json", "waveglow_nvidia_fused_256.json"])
+@pytest.mark.parametrize(
+    "name", ["waveglow_dle_512.json", "waveglow_dle_256.json", "waveglow_nvidia_fused_256.json"]
+)
 def test_loader_accepts_full_size_key_sets_and_reads_their_sizes(golden, name):
     spec, config = manifest(golden, name)
-    tensors = {f"module.{k}": torch.empty(shape, device="meta") for k, shape in spec["state_dict"].items()}
+    tensors = {
+        f"module.{k}": torch.empty(shape, device="meta") for k, shape in spec["state_dict"].items()
+    }
     state, _ = unwrap(tensors)
     assert WaveGlow.from_state_dict(state).config == config
 
@@ -195,7 +228,10 @@ def test_shapes_win_over_a_stored_config(golden, tmp_path):
 
 
 def test_other_checkpoints_are_refused_with_a_clear_error(golden, tmp_path):
-    with pytest.raises(CheckpointError, match=r"ckpt_dle.pt is not a WaveGlow checkpoint: no .upsample.weight. \(keys start: embedding.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"ckpt_dle.pt is not a WaveGlow checkpoint: no .upsample.weight. \(keys start: embedding.weight",
+    ):
         load_waveglow(golden / "tacotron2" / "ckpt_dle.pt")
     with pytest.raises(CheckpointError, match=r"python -m ttsfw convert"):
         load_waveglow(golden / "waveglow" / "legacy_nvidia_pickle.pt")
@@ -210,12 +246,21 @@ def test_other_checkpoints_are_refused_with_a_clear_error(golden, tmp_path):
 
 
 def vocoder_cfg(**overrides):
-    return {"name": "waveglow", "checkpoint": None, "init_seed": 0, "sigma": 0.6, **SMALL, **overrides}
+    return {
+        "name": "waveglow",
+        "checkpoint": None,
+        "init_seed": 0,
+        "sigma": 0.6,
+        **SMALL,
+        **overrides,
+    }
 
 
 def test_factory_is_registered_and_loads_a_path(golden):
     assert get_registry().get("vocoder", "waveglow").factory is build_waveglow
-    model = build_waveglow(vocoder_cfg(checkpoint=str(golden / "waveglow" / "ckpt_dle.pt"), sigma=0.3), BuildContext())
+    model = build_waveglow(
+        vocoder_cfg(checkpoint=str(golden / "waveglow" / "ckpt_dle.pt"), sigma=0.3), BuildContext()
+    )
     assert isinstance(model, WaveGlow) and model.sigma == 0.3 and not model.training
     assert model.config == WaveGlowConfig(**TINY)  # the file's shapes, not the config's SMALL sizes
 
@@ -229,12 +274,21 @@ def test_factory_random_weights_are_seeded_and_sized_from_config():
     assert not torch.equal(a.upsample.weight, c.upsample.weight)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(), r"vocoder.checkpoint is not set: set vocoder.checkpoint=PATH .* or vocoder.checkpoint=random"),
-    (dict(checkpoint="random", sigma=-1), r"vocoder.sigma must be >= 0"),
-    (dict(checkpoint="random", n_chanels=8), r"unknown waveglow option\(s\) n_chanels"),
-    (dict(checkpoint="random", n_group=7), r"n_group \(7\) and n_early_size \(2\) must be even"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            dict(),
+            r"vocoder.checkpoint is not set: set vocoder.checkpoint=PATH .* or vocoder.checkpoint=random",
+        ),
+        (dict(checkpoint="random", sigma=-1), r"vocoder.sigma must be >= 0"),
+        (dict(checkpoint="random", n_chanels=8), r"unknown waveglow option\(s\) n_chanels"),
+        (
+            dict(checkpoint="random", n_group=7),
+            r"n_group \(7\) and n_early_size \(2\) must be even",
+        ),
+    ],
+)
 def test_factory_config_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
         build_waveglow(vocoder_cfg(**overrides), BuildContext())

@@ -75,15 +75,21 @@ def read_pickled_model(path: Path) -> dict[str, torch.Tensor]:
     try:
         with warnings.catch_warnings():  # stored class sources never match the stubs
             warnings.simplefilter("ignore", torch.serialization.SourceChangeWarning)
-            obj = torch.load(path, map_location="cpu", pickle_module=_RESTRICTED_PICKLE, weights_only=False)
+            obj = torch.load(
+                path, map_location="cpu", pickle_module=_RESTRICTED_PICKLE, weights_only=False
+            )
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable torch file (truncated or corrupt? {exc})") from None
+        raise CheckpointError(
+            f"{path} is not a readable torch file (truncated or corrupt? {exc})"
+        ) from None
     model = obj.get("model") if isinstance(obj, dict) else obj  # also a bare torch.save(model)
     if not isinstance(model, PickledObject):
         found = f"keys {sorted(map(str, obj))[:6]}" if isinstance(obj, dict) else type(obj).__name__
-        raise CheckpointError(f"{path}: expected NVIDIA/waveglow's {{'model': WaveGlow}} pickle, found {found}")
+        raise CheckpointError(
+            f"{path}: expected NVIDIA/waveglow's {{'model': WaveGlow}} pickle, found {found}"
+        )
     return module_state_dict(model)
 
 
@@ -112,7 +118,9 @@ def convert(src: str | Path, dst: str | Path, trust: bool = False) -> dict[str, 
     if dst.exists():
         raise CheckpointError(f"{dst} already exists; remove it or choose another output path")
     if _loads_safely(src):
-        raise CheckpointError(f"{src} already holds only tensors: use it as it is, it needs no conversion")
+        raise CheckpointError(
+            f"{src} already holds only tensors: use it as it is, it needs no conversion"
+        )
     if not trust:
         raise CheckpointError(
             f"{src} is a pickled whole-model file; converting it means unpickling Python objects, "
@@ -144,7 +152,9 @@ def main(argv: list[str]) -> int:
         epilog=TRUST_HELP,
     )
     parser.add_argument("src", metavar="SRC", help="the pickled WaveGlow file")
-    parser.add_argument("dst", metavar="DST", help="where to write the tensor file (must not exist)")
+    parser.add_argument(
+        "dst", metavar="DST", help="where to write the tensor file (must not exist)"
+    )
     parser.add_argument("--trust", action="store_true", help="allow unpickling SRC (see below)")
     args = parser.parse_args(argv)
     tensors = convert(args.src, args.dst, trust=args.trust)

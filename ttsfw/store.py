@@ -94,7 +94,9 @@ def resolve(spec: str | Path) -> Path:
         return Path(spec).expanduser()
     path = cached_path(model)
     if not path.is_file():
-        raise CheckpointError(f"model '{spec}' is not downloaded: run `python -m ttsfw download {spec}`")
+        raise CheckpointError(
+            f"model '{spec}' is not downloaded: run `python -m ttsfw download {spec}`"
+        )
     return path
 
 
@@ -138,17 +140,27 @@ def _fetch(url: str, partial: Path, progress: bool, label: str) -> None:
                 start = 0
             length = response.headers.get("Content-Length")
             total = start + int(length) if length is not None else None
-            with open(partial, "ab" if start else "wb") as file, tqdm(
-                total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=label, disable=not progress,
-            ) as bar:
+            with (
+                open(partial, "ab" if start else "wb") as file,
+                tqdm(
+                    total=total,
+                    initial=start,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=label,
+                    disable=not progress,
+                ) as bar,
+            ):
                 while chunk := response.read(CHUNK):
                     file.write(chunk)
                     bar.update(len(chunk))
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and start:  # nothing left to fetch: the partial file is complete
             return
-        raise CheckpointError(f"download of {label} failed: HTTP {exc.code} {exc.reason} from {url}") from None
+        raise CheckpointError(
+            f"download of {label} failed: HTTP {exc.code} {exc.reason} from {url}"
+        ) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise CheckpointError(
             f"download of {label} was interrupted ({exc}); run the same command again to resume it"
@@ -169,7 +181,9 @@ def _check(partial: Path, model: StoredModel) -> None:
             raise CheckpointError(f"it holds {kind or 'no known model'}, not {model.kind}")
     except CheckpointError as exc:
         partial.unlink()
-        raise CheckpointError(f"downloaded {model.name} is not a usable {model.kind} checkpoint ({exc}); removed it") from None
+        raise CheckpointError(
+            f"downloaded {model.name} is not a usable {model.kind} checkpoint ({exc}); removed it"
+        ) from None
 
 
 def main(argv: list[str]) -> int:

@@ -57,13 +57,17 @@ class STFT(nn.Module):
     def __init__(self, filter_length: int = 1024, hop_length: int = 256, win_length: int = 1024):
         super().__init__()
         if win_length > filter_length:
-            raise ValueError(f"win_length ({win_length}) must not exceed filter_length ({filter_length})")
+            raise ValueError(
+                f"win_length ({win_length}) must not exceed filter_length ({filter_length})"
+            )
         self.filter_length, self.hop_length, self.win_length = filter_length, hop_length, win_length
         window = hann_window(win_length, filter_length)
         self.window_squared = window**2
         window = torch.from_numpy(window).float()
         forward = torch.from_numpy(fourier_basis(filter_length)[:, None, :]).float() * window
-        inverse = torch.from_numpy(inverse_fourier_basis(filter_length, hop_length)[:, None, :].astype(np.float32))
+        inverse = torch.from_numpy(
+            inverse_fourier_basis(filter_length, hop_length)[:, None, :].astype(np.float32)
+        )
         self.register_buffer("forward_basis", forward, persistent=False)
         self.register_buffer("inverse_basis", inverse * window, persistent=False)
 
@@ -157,7 +161,11 @@ class MelSpectrogram(nn.Module):
         mel_fmax: float = 8000.0,
     ):
         super().__init__()
-        self.sample_rate, self.hop_length, self.n_mel_channels = sample_rate, hop_length, n_mel_channels
+        self.sample_rate, self.hop_length, self.n_mel_channels = (
+            sample_rate,
+            hop_length,
+            n_mel_channels,
+        )
         self.stft = STFT(filter_length, hop_length, win_length)
         basis = slaney_mel_basis(sample_rate, filter_length, n_mel_channels, mel_fmin, mel_fmax)
         self.register_buffer("mel_basis", torch.from_numpy(basis), persistent=False)

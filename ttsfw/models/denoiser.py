@@ -63,7 +63,9 @@ def build_waveglow_bias(cfg: Mapping[str, Any], context: BuildContext) -> WaveGl
         )
     strength = float(cfg.get("strength", 0.01))
     if strength < 0:
-        raise ConfigError(f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default")
+        raise ConfigError(
+            f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default"
+        )
     return WaveGlowDenoiser(vocoder, strength)
 
 

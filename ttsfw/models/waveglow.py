@@ -27,7 +27,9 @@ from ..registry import BuildContext
 from ..stages import Vocoder
 
 #: convolutions that carry weight norm in the reference checkpoints (inference-form key names)
-WEIGHT_NORMED = re.compile(r"^WN\.\d+\.(start|cond_layer|in_layers\.\d+|res_skip_layers\.\d+)\.weight$")
+WEIGHT_NORMED = re.compile(
+    r"^WN\.\d+\.(start|cond_layer|in_layers\.\d+|res_skip_layers\.\d+)\.weight$"
+)
 _COND_LAYERS = re.compile(r"^(WN\.\d+\.)cond_layers\.(\d+)\.(weight|bias)$")
 
 
@@ -49,10 +51,21 @@ class WaveGlowConfig:
 
     def __post_init__(self) -> None:
         if self.n_group % 2 or self.n_early_size % 2:
-            raise ConfigError(f"waveglow: n_group ({self.n_group}) and n_early_size ({self.n_early_size}) must be even")
+            raise ConfigError(
+                f"waveglow: n_group ({self.n_group}) and n_early_size ({self.n_early_size}) must be even"
+            )
         if self.kernel_size % 2 == 0:
             raise ConfigError(f"waveglow: kernel_size must be odd, got {self.kernel_size}")
-        if min(self.n_flows, self.n_layers, self.n_channels, self.n_early_every, self.n_mel_channels) < 1:
+        if (
+            min(
+                self.n_flows,
+                self.n_layers,
+                self.n_channels,
+                self.n_early_every,
+                self.n_mel_channels,
+            )
+            < 1
+        ):
             raise ConfigError(f"waveglow: sizes must be positive, got {asdict(self)}")
         if self.n_remaining_channels < 2:
             raise ConfigError(
@@ -70,22 +83,31 @@ class WaveGlowConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ConfigError(f"unknown waveglow option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown waveglow option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         return cls(**{key: int(value) for key, value in options.items()})
 
     @classmethod
-    def from_state_dict(cls, tensors: Mapping[str, torch.Tensor], source: str = "state dict") -> "WaveGlowConfig":
+    def from_state_dict(
+        cls, tensors: Mapping[str, torch.Tensor], source: str = "state dict"
+    ) -> "WaveGlowConfig":
         """Read the sizes off an inference-form state dict (see `inference_state_dict`)."""
 
         def shape(key: str) -> torch.Size:
             if key not in tensors:
                 sample = ", ".join(list(tensors)[:4])
-                raise CheckpointError(f"{source} is not a WaveGlow checkpoint: no '{key}' (keys start: {sample})")
+                raise CheckpointError(
+                    f"{source} is not a WaveGlow checkpoint: no '{key}' (keys start: {sample})"
+                )
             return tensors[key].shape
 
         n_mel_channels = shape("upsample.weight")[0]
         shape("convinv.0.conv.weight")
-        sizes = [tensors[f"convinv.{k}.conv.weight"].shape[0] for k in range(_count(tensors, "convinv.{}.conv.weight"))]
+        sizes = [
+            tensors[f"convinv.{k}.conv.weight"].shape[0]
+            for k in range(_count(tensors, "convinv.{}.conv.weight"))
+        ]
         drops = [k for k in range(1, len(sizes)) if sizes[k] != sizes[0]]
         in_layer = shape("WN.0.in_layers.0.weight")
         try:
@@ -169,11 +191,18 @@ class WN(nn.Module):
         self.start = nn.Conv1d(n_in, n_channels, 1)
         self.cond_layer = nn.Conv1d(n_cond, 2 * n_channels * n_layers, 1)
         self.in_layers = nn.ModuleList(
-            nn.Conv1d(n_channels, 2 * n_channels, kernel_size, dilation=2**i, padding=(kernel_size - 1) * 2**i // 2)
+            nn.Conv1d(
+                n_channels,
+                2 * n_channels,
+                kernel_size,
+                dilation=2**i,
+                padding=(kernel_size - 1) * 2**i // 2,
+            )
             for i in range(n_layers)
         )
         self.res_skip_layers = nn.ModuleList(
-            nn.Conv1d(n_channels, 2 * n_channels if i < n_layers - 1 else n_channels, 1) for i in range(n_layers)
+            nn.Conv1d(n_channels, 2 * n_channels if i < n_layers - 1 else n_channels, 1)
+            for i in range(n_layers)
         )
         self.end = nn.Conv1d(n_channels, 2 * n_in, 1)
         if not self.end.weight.is_meta:  # zero: every coupling starts as the identity
@@ -214,7 +243,10 @@ class WaveGlow(Vocoder):
         self.n_mel_channels = config.n_mel_channels
         n_cond = config.n_mel_channels * config.n_group
         self.upsample = nn.ConvTranspose1d(
-            config.n_mel_channels, config.n_mel_channels, self.upsample_kernel, stride=self.hop_length
+            config.n_mel_channels,
+            config.n_mel_channels,
+            self.upsample_kernel,
+            stride=self.hop_length,
         )
         self.WN, self.convinv = nn.ModuleList(), nn.ModuleList()
         n_remaining = config.n_group
@@ -222,14 +254,18 @@ class WaveGlow(Vocoder):
             if self.has_early_output(k):
                 n_remaining -= config.n_early_size
             self.convinv.append(Invertible1x1Conv(n_remaining))
-            self.WN.append(WN(n_remaining // 2, n_cond, config.n_layers, config.n_channels, config.kernel_size))
+            self.WN.append(
+                WN(n_remaining // 2, n_cond, config.n_layers, config.n_channels, config.kernel_size)
+            )
 
     def has_early_output(self, k: int) -> bool:
         """Whether flow k splits off n_early_size channels (its noise enters after it, in infer)."""
         return k > 0 and k % self.config.n_early_every == 0
 
     @classmethod
-    def from_state_dict(cls, tensors: Mapping[str, torch.Tensor], source: str = "state dict") -> "WaveGlow":
+    def from_state_dict(
+        cls, tensors: Mapping[str, torch.Tensor], source: str = "state dict"
+    ) -> "WaveGlow":
         """Build from reference tensors (DLE or NVIDIA layout, weight norm folded or not)."""
         tensors = inference_state_dict(tensors, source)
         with torch.device("meta"):
@@ -244,7 +280,9 @@ class WaveGlow(Vocoder):
     def condition(self, mel: torch.Tensor) -> torch.Tensor:
         """mel (B, n_mel, T) -> upsampled, grouped conditioning (B, n_mel * n_group, 256 * T / n_group)."""
         group = self.config.n_group
-        cond = self.upsample(mel.to(self.upsample.weight.dtype))[:, :, : mel.size(2) * self.hop_length]
+        cond = self.upsample(mel.to(self.upsample.weight.dtype))[
+            :, :, : mel.size(2) * self.hop_length
+        ]
         cond = cond.unfold(2, group, group).permute(0, 2, 1, 3)
         return cond.reshape(cond.size(0), cond.size(1), -1).permute(0, 2, 1)
 
@@ -252,7 +290,9 @@ class WaveGlow(Vocoder):
         """Shapes of the N(0, 1) draws of `infer`, in order: initial z, then one per early output."""
         length = frames * self.hop_length // self.config.n_group
         early = sum(self.has_early_output(k) for k in range(self.config.n_flows))
-        return [(batch, self.config.n_remaining_channels, length)] + [(batch, self.config.n_early_size, length)] * early
+        return [(batch, self.config.n_remaining_channels, length)] + [
+            (batch, self.config.n_early_size, length)
+        ] * early
 
     def infer(
         self,
@@ -285,13 +325,19 @@ class WaveGlow(Vocoder):
         return audio.permute(0, 2, 1).reshape(audio.size(0), -1)
 
     def _noise(
-        self, mel: torch.Tensor, sigma: float, generator: torch.Generator | None, noise: Sequence[torch.Tensor] | None
+        self,
+        mel: torch.Tensor,
+        sigma: float,
+        generator: torch.Generator | None,
+        noise: Sequence[torch.Tensor] | None,
     ) -> Iterator[torch.Tensor]:
         shapes = self.noise_shapes(mel.size(0), mel.size(2))
         if noise is not None:
             given = [tuple(z.shape) for z in noise]
             if given != shapes:
-                raise ValueError(f"noise must be {len(shapes)} tensors of shapes {shapes}, got {given}")
+                raise ValueError(
+                    f"noise must be {len(shapes)} tensors of shapes {shapes}, got {given}"
+                )
             yield from noise
             return
         for shape in shapes:
@@ -328,7 +374,9 @@ class WaveGlow(Vocoder):
         return split
 
 
-def inference_state_dict(tensors: Mapping[str, torch.Tensor], source: str = "state dict") -> dict[str, torch.Tensor]:
+def inference_state_dict(
+    tensors: Mapping[str, torch.Tensor], source: str = "state dict"
+) -> dict[str, torch.Tensor]:
     """Reference WaveGlow tensors -> this module's keys: float32, contiguous, weight norm folded
     (``weight = g * v / ||v||``, torch's own kernel), per-layer ``cond_layers.i`` concatenated
     into ``cond_layer``. Both steps are exact."""
