@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# One thread: the golden fixtures were made single-threaded (bitwise parity), and on the 2-core
+# CI machine it is faster than oversubscribed OpenMP.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(os.environ.get("TTSFW_GOLDEN", REPO.parent / "shared" / "golden"))

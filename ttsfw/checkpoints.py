@@ -21,8 +21,11 @@ _PREFIXES = ("module.1.", "module.")
 
 
 def resolve_checkpoint(spec: str | Path) -> Path:
-    """Turn a config value (a path, ``~`` allowed) into the checkpoint file's path."""
-    return Path(spec).expanduser()
+    """Turn a config value into the checkpoint file's path: a model-store name (see
+    ``python -m ttsfw download``) maps to the cached file, anything else is a path."""
+    from .store import resolve  # store imports this module
+
+    return resolve(spec)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
