@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from ttsfw.audio.stft import MelSpectrogram
 from ttsfw.config import compose_config
