@@ -1,0 +1,147 @@
+"""Fast modes of the Tacotron2 decoder: the packed fp32 default, precision=bf16, quantize=int8.
+
+Each mode decodes the golden tiny Tacotron2 for a fixed number of steps (prenet dropout off) and
+must stay within the deviation from fp32 documented in docs/performance.md. No timings here.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from ttsfw.errors import ConfigError
+from ttsfw.models.tacotron2 import Tacotron2, Tacotron2Config, build_tacotron2
+from ttsfw.models.tacotron2_layers import PackedDecoder
+from ttsfw.registry import BuildContext
+
+#: documented bounds (docs/performance.md) on the golden model, 60 fixed steps, mel_postnet
+DEVIATION_BOUNDS = {"bf16": (2e-2, 3e-3), "int8": (0.15, 2e-2)}  # (max abs, mean abs)
+FIXED_STEPS = Tacotron2Config(max_decoder_steps=60, prenet_dropout=False, early_stopping=False)
+
+
+@pytest.fixture(scope="module")
+def cases(golden):
+    return torch.load(golden / "tacotron2" / "cases.pt", map_location="cpu", weights_only=True)
+
+
+def golden_model(golden, weight_format: str = "fp32") -> Tacotron2:
+    model = Tacotron2.from_checkpoint(golden / "tacotron2" / "ckpt_dle.pt", FIXED_STEPS)
+    model.decoder.weight_format = weight_format
+    return model
+
+
+@pytest.fixture(scope="module")
+def fp32_outputs(golden, cases):
+    model = golden_model(golden)
+    return {case: model.infer_full(cases[case]["ids"], cases[case]["lengths"]) for case in cases}
+
+
+@pytest.mark.parametrize("weight_format", sorted(DEVIATION_BOUNDS))
+@pytest.mark.parametrize("case", ["b1", "b2"])
+def test_fast_mode_stays_within_its_documented_deviation(
+    golden, cases, fp32_outputs, weight_format, case
+):
+    out = golden_model(golden, weight_format).infer_full(cases[case]["ids"], cases[case]["lengths"])
+    reference = fp32_outputs[case]
+    assert out.mel_postnet.dtype == torch.float32
+    assert out.mel_postnet.shape == reference.mel_postnet.shape
+    deviation = (out.mel_postnet - reference.mel_postnet).abs()
+    max_bound, mean_bound = DEVIATION_BOUNDS[weight_format]
+    assert deviation.max() <= max_bound and deviation.mean() <= mean_bound
+    assert deviation.max() > 0  # the mode really ran in reduced precision
+    torch.testing.assert_close(out.alignments.sum(2), torch.ones_like(out.alignments.sum(2)))
+
+
+def test_default_fp32_decoder_matches_the_unpacked_modules(golden, cases, fp32_outputs):
+    """The packed step (fused LSTM GEMVs, W^T layout) against a step written with the modules
+    themselves, as in training: equal within the golden tolerance."""
+    model, case = golden_model(golden), cases["b2"]
+    decoder = model.decoder
+    memory = fp32_outputs["b2"].encoder_outputs
+    pad_mask = torch.arange(memory.size(1)) >= case["lengths"].unsqueeze(1)
+    with torch.inference_mode():
+        processed = decoder.attention_layer.memory_layer(memory)
+        state = decoder.initial_state(memory)
+        frame = memory.new_zeros(memory.size(0), 80)
+        for step in range(FIXED_STEPS.max_decoder_steps):
+            prenet = decoder.prenet(frame)
+            state.attention_hidden, state.attention_cell = decoder.attention_rnn(
+                torch.cat((prenet, state.context), -1), (state.attention_hidden, state.attention_cell)
+            )
+            state.context, weights = decoder.attention_layer(
+                state.attention_hidden, memory, processed, state.weights_cat, pad_mask
+            )
+            state.weights_cat[:, 0] = weights
+            state.weights_cat[:, 1] += weights
+            state.decoder_hidden, state.decoder_cell = decoder.decoder_rnn(
+                torch.cat((state.attention_hidden, state.context), -1),
+                (state.decoder_hidden, state.decoder_cell),
+            )
+            frame = decoder.linear_projection(torch.cat((state.decoder_hidden, state.context), 1))
+            torch.testing.assert_close(
+                frame, fp32_outputs["b2"].mel[:, :, step], atol=1e-5, rtol=0
+            )
+
+
+def test_weights_are_packed_once_and_repacked_after_loading(golden, cases):
+    model = golden_model(golden)
+    ids, lengths = cases["b1"]["ids"], cases["b1"]["lengths"]
+    first = model.infer(ids, lengths)[0]
+    packed = model.decoder.packed()
+    model.infer(ids, lengths)
+    assert model.decoder.packed() is packed
+    state = {k: v * 0.5 if "decoder_rnn" in k else v for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    assert model.decoder.packed() is not packed
+    assert not torch.allclose(model.infer(ids, lengths)[0], first)
+    model.decoder.weight_format = "int8"
+    assert model.decoder.packed().decoder_gates is not packed.decoder_gates
+
+
+def test_factory_picks_the_weight_format_from_quantize_and_precision():
+    def build(precision="fp32", **options):
+        cfg = {"name": "tacotron2", "checkpoint": "random", "n_symbols": 20, **options}
+        return build_tacotron2(cfg, BuildContext(precision=precision)).decoder.weight_format
+
+    assert build() == "fp32"
+    assert build(quantize="none") == "fp32"
+    assert build("bf16") == "bf16"
+    assert build(quantize="int8") == "int8"
+    assert build("bf16", quantize="int8") == "int8"
+
+
+def test_bad_quantize_values_name_the_choices():
+    cfg = {"name": "tacotron2", "checkpoint": "random", "n_symbols": 20}
+    with pytest.raises(ConfigError, match=r"unknown quantize='int4'; choose one of none, int8"):
+        build_tacotron2({**cfg, "quantize": "int4"}, BuildContext())
+    gpu = SimpleNamespace(device=torch.device("cuda"))
+    with pytest.raises(ConfigError, match=r"quantize=int8 runs on the CPU only .* not on cuda"):
+        build_tacotron2({**cfg, "quantize": "int8"}, BuildContext(device=gpu))
+    with pytest.raises(ValueError, match=r"weight_format must be one of .* got 'int4'"):
+        model = Tacotron2(Tacotron2Config(n_symbols=20))
+        PackedDecoder(model.decoder, "int4")
+
+
+@pytest.mark.parametrize(
+    "overrides, weight_format",
+    [(["acoustic.quantize=int8"], "int8"), (["precision=bf16"], "bf16")],
+)
+def test_pipeline_runs_each_fast_mode(overrides, weight_format):
+    from ttsfw.pipeline import Pipeline
+
+    tiny = [
+        "acoustic.checkpoint=random",
+        "acoustic.attention_rnn_dim=32",
+        "acoustic.decoder_rnn_dim=32",
+        "acoustic.early_stopping=false",
+        "acoustic.max_decoder_steps=8",
+        "vocoder=griffinlim",
+        "vocoder.n_iter=2",
+        "denoiser=none",
+    ]
+    pipeline = Pipeline.from_overrides(tiny + overrides)
+    assert pipeline.acoustic.decoder.weight_format == weight_format
+    mel, _, _ = pipeline.acoustic.infer(torch.tensor([[5, 6, 7]]), torch.tensor([3]))
+    assert mel.shape == (1, 80, 8) and torch.isfinite(mel).all()
