@@ -78,6 +78,17 @@ def test_multirun_makes_one_run_dir_per_job(plugin_venv, tmp_path):
     assert {json.loads((j / "metrics.json").read_text())["batch_size"] for j in jobs} == {1, 2}
 
 
+def test_a_failing_sweep_job_does_not_stop_the_others(plugin_venv, tmp_path):
+    result = plugin_venv.ttsfw(
+        "-m", *TOY, "text=Sweep me.", "device=cuda,cpu",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", plugins="toy", cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "ttsfw: error: device=cuda requested but CUDA is not available" in result.stderr
+    assert (tmp_path / "sweep" / "1" / "0001.wav").is_file()  # the cpu job still ran
+    assert (tmp_path / "sweep" / "summary.csv").is_file()  # and the summary was written
+
+
 def test_help_lists_every_group_and_option(run):
     result = run("--help", toy=False)
     assert result.returncode == 0, result.stderr

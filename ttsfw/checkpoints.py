@@ -8,7 +8,6 @@ Files are identified by content, never by name.
 from __future__ import annotations
 
 import pickle
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,13 +38,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        reason = _unpickler_reason(exc)
+        if "Unsupported global" not in reason and "persistent_load" not in reason:
+            raise CheckpointError(
+                f"{path} is not a torch checkpoint or is corrupt ({reason}); check the file"
+            ) from None
         raise CheckpointError(
-            f"{path} holds pickled Python objects, not just tensors ({_first_line(exc)}). "
+            f"{path} holds pickled Python objects, not just tensors ({reason}). "
             f"If it is a whole-model NVIDIA/waveglow file, convert it once with "
             f"`python -m ttsfw convert {path} OUT.pt` (see `--trust` in the docs)"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        kind = "zip" if zipfile.is_zipfile(path) else "legacy"
+        with open(path, "rb") as file:
+            kind = "zip" if file.read(4) == b"PK\x03\x04" else "legacy"
         raise CheckpointError(
             f"{path} is not a readable torch checkpoint ({kind} container; truncated or "
             f"corrupt? {_first_line(exc)})"
@@ -82,6 +87,15 @@ def unwrap(obj: Any, path: str | Path = "checkpoint") -> tuple[dict[str, torch.T
             f"{path}: no tensors found (top-level keys: {sorted(map(str, obj))[:8]})"
         )
     return strip_module_prefix(tensors), dict(config) if config is not None else None
+
+
+def _unpickler_reason(exc: BaseException) -> str:
+    """The one informative line of torch's long weights_only error."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0].split(" was not an allowed global")[0] if lines else "unreadable pickle"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ from typing import Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .config import CONF_DIR, check_choices, register_search_path_plugin
@@ -66,7 +67,9 @@ def app(cfg: DictConfig) -> None:
         fail(f"unknown mode '{mode}'; available: {', '.join(MODES)}")
     module, func = MODES[mode].split(":")
     job = getattr(importlib.import_module(module), func)
-    _report_errors(lambda: job(cfg, choices, Path(runtime.output_dir)))
+    # in a sweep, a failed job is reported and the other jobs (and the summary) still run
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    _report_errors(lambda: job(cfg, choices, Path(runtime.output_dir)), exit=not multirun)
 
 
 def fail(message: str) -> None:
@@ -74,14 +77,22 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def _report_errors(action: Callable[[], object]) -> object:
-    """Run `action`; user-fixable errors become one line on stderr and exit status 1."""
+def _report_errors(action: Callable[[], object], exit: bool = True) -> object:
+    """Run `action`; a user-fixable error becomes one line on stderr (and exit status 1)."""
     try:
         return action()
     except (TTSError, FloatingPointError) as exc:
         if os.environ.get("TTSFW_TRACEBACK"):
             raise
-        fail(str(exc))
+        if exit:
+            fail(str(exc))
+        print(f"ttsfw: error: {exc}", file=sys.stderr)
+        _failed_jobs.append(str(exc))
+        return None
+
+
+#: errors of sweep jobs run in this process (the basic launcher); main() exits 1 if any
+_failed_jobs: list[str] = []
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -94,3 +105,5 @@ def main(argv: list[str] | None = None) -> None:
     register_search_path_plugin()
     sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
     app()
+    if _failed_jobs:
+        sys.exit(1)

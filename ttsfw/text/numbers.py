@@ -9,17 +9,24 @@ already removed or rewritten "£".
 
 from __future__ import annotations
 
+import functools
 import re
-
-import inflect
-
-_inflect = inflect.engine()
+from typing import Any
 
 _COMMA_NUMBER = re.compile(r"([0-9][0-9,]+[0-9])")
 _DOLLARS = re.compile(r"\$([0-9.,]*[0-9]+)")
 _DECIMAL = re.compile(r"([0-9]+\.[0-9]+)")
 _ORDINAL = re.compile(r"[0-9]+(st|nd|rd|th)")
 _NUMBER = re.compile(r"[0-9]+")
+
+
+@functools.cache
+def _inflect() -> Any:
+    """inflect's engine, imported on first use (importing inflect takes seconds)."""
+    import inflect
+
+    return inflect.engine()
+
 
 #: inflect names numbers below 10**36 (up to decillions)
 _INFLECT_MAX_DIGITS = 36
@@ -65,8 +72,8 @@ def _decimal(match: re.Match) -> str:
 def _ordinal(match: re.Match) -> str:
     digits = match.group(0)[:-2]
     if _too_big(digits):
-        return _inflect.ordinal(_spell_digits(digits))
-    return _inflect.number_to_words(match.group(0))
+        return _inflect().ordinal(_spell_digits(digits))
+    return _inflect().number_to_words(match.group(0))
 
 
 def _number(match: re.Match) -> str:
@@ -78,12 +85,12 @@ def _number(match: re.Match) -> str:
         if number == 2000:
             return "two thousand"
         if 2000 < number < 2010:
-            return "two thousand " + _inflect.number_to_words(number % 100)
+            return "two thousand " + _inflect().number_to_words(number % 100)
         if number % 100 == 0:
-            return _inflect.number_to_words(number // 100) + " hundred"
-        words = _inflect.number_to_words(number, andword="", zero="oh", group=2)
+            return _inflect().number_to_words(number // 100) + " hundred"
+        words = _inflect().number_to_words(number, andword="", zero="oh", group=2)
         return words.replace(", ", " ")
-    return _inflect.number_to_words(number, andword="")
+    return _inflect().number_to_words(number, andword="")
 
 
 def normalize_numbers(text: str) -> str:
