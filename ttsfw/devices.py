@@ -155,6 +155,13 @@ class CUDABackend(DeviceBackend):
     def device_count(self) -> int:
         return torch.cuda.device_count()
 
+    def prepare(self) -> None:
+        """As the base class; also turns TF32 off so that fp32 means fp32 (TF32 convolutions
+        and matmuls miss the reference by ~1e-3; PyTorch enables TF32 for cuDNN by default)."""
+        super().prepare()
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+
     def synchronize(self) -> None:
         torch.cuda.synchronize(self.device)
 
