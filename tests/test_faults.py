@@ -17,7 +17,7 @@ import torch
 
 from ttsfw import audio_io
 from ttsfw.config import compose_config
-from ttsfw.errors import CheckpointError, ConfigError, InputError
+from ttsfw.errors import CheckpointError, ConfigError
 from ttsfw.runner import synthesize_job
 
 TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]

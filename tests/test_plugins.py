@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pluggy
 import pytest
 
 from ttsfw import plugins

@@ -13,8 +13,6 @@ values (not interpolated; see :func:`order_statistic`).
 
 from __future__ import annotations
 
-import json
-import platform
 import sys
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,11 +22,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from . import __version__
 from .errors import ConfigError
 from .pipeline import Pipeline
-from .plugins import plugin_infos
 from .sweep import format_number
+from .reporting import versions, write_json
 from .timing import StageTimer
 
 #: summary percentiles: name -> fraction P
@@ -150,11 +147,11 @@ def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[s
             "mode": "bench",
             "choices": choices,
         }
-        _write_json(run_dir / "metrics.json", failed)
+        write_json(run_dir / "metrics.json", failed)
         raise
-    _write_json(run_dir / "bench.json", report)
+    write_json(run_dir / "bench.json", report)
     metrics = headline(report)
-    _write_json(run_dir / "metrics.json", metrics)
+    write_json(run_dir / "metrics.json", metrics)
     print(format_report(report, run_dir))
     return metrics
 
@@ -188,18 +185,10 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
         "percentiles": PERCENTILE_DEFINITION,
         "summary": {name: summarize(values) for name, values in timed.items()},
         "iterations": timed,
-        "versions": {
-            "ttsfw": __version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "plugins": {p.name: f"{p.distribution} {p.version}" for p in plugin_infos()},
-        },
+        "versions": versions(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
 
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def headline(report: dict[str, Any]) -> dict[str, Any]:

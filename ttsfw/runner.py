@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import errno
 import itertools
-import json
 import os
-import platform
 import signal
 import sys
 import threading
@@ -22,12 +20,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from . import __version__
 from .audio_io import AudioStream, OutputError, read_texts
 from .errors import ConfigError, InputError, TTSError
 from .pipeline import Pipeline, Utterance
-from .plugins import get_plugin_manager, plugin_infos
+from .plugins import get_plugin_manager
 from .segment import halve, split_sentences
+from .reporting import versions, write_json
 from .timing import StageTimer
 
 
@@ -76,7 +74,7 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
         _finish_metrics(
             metrics, done, speaker.timer, time.perf_counter() - start, width, cfg.format
         )
-        _write_json(run_dir / "metrics.json", metrics)
+        write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
@@ -473,12 +471,7 @@ def _metrics_header(cfg, choices, pipeline, lines, indices) -> dict[str, Any]:
         "precision": cfg.precision,
         "batch_size": int(cfg.batch_size),
         "sample_rate": pipeline.sample_rate,
-        "versions": {
-            "ttsfw": __version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "plugins": {p.name: f"{p.distribution} {p.version}" for p in plugin_infos()},
-        },
+        "versions": versions(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
 
@@ -501,8 +494,3 @@ def _finish_metrics(
         samples_per_second=samples / compute if compute else None,
     )
 
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
