@@ -184,13 +184,16 @@ class FakeMLU(types.SimpleNamespace):
 @pytest.fixture
 def fake_mlu(monkeypatch):
     """Inject a stand-in torch_mlu. Like the real one it names torch's private-use backend
-    "mlu" (process-wide and permanent, harmless to other tests) and adds ``torch.mlu``."""
+    "mlu" and adds ``torch.mlu``. The rename is process-wide and permanent, and torch then
+    looks for ``torch.mlu`` (e.g. when seeding), so an unavailable stand-in stays behind."""
     if torch._C._get_privateuse1_backend_name() == "privateuseone":
         torch.utils.rename_privateuse1_backend("mlu")
     mlu = FakeMLU()
     monkeypatch.setitem(sys.modules, "torch_mlu", types.ModuleType("torch_mlu"))
     monkeypatch.setattr(torch, "mlu", mlu, raising=False)
-    return mlu
+    yield mlu
+    monkeypatch.undo()
+    torch.mlu = FakeMLU(available=False, count=0)
 
 
 def test_mlu_backend_with_a_stand_in(fake_mlu):
