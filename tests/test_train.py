@@ -176,3 +176,14 @@ def test_cli_without_a_filelist_says_what_to_set(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "train_filelist is not set: train_filelist=PATH" in result.stderr
+
+
+def test_fine_tuning_starts_from_the_given_weights(corpus, tmp_path):
+    first = Trainer(tiny_config(corpus, tmp_path / "a", "max_steps=1"))
+    first.fit()
+    tuned = Trainer(tiny_config(corpus, tmp_path / "b", f"init_from={tmp_path / 'a' / LAST}"))
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, tuned.model.state_dict()[key]), key
+    with pytest.raises(ConfigError, match="another size than model="):
+        Trainer(tiny_config(corpus, tmp_path / "c", f"init_from={tmp_path / 'a' / LAST}",
+                            "model.attention_dim=8"))

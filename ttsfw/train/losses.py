@@ -1,7 +1,9 @@
 """Tacotron2 training losses: masked mel MSE, stop-gate BCE and guided attention.
 
 Guided attention (Tachibana et al. 2018): penalise attention far from the diagonal,
-W[t, n] = 1 - exp(-(n / N - t / T)^2 / (2 g^2)), so alignment is learned in few steps.
+W[t, n] = 1 - exp(-(n / N - t / T)^2 / (2 g^2)), so alignment is learned in few steps. The
+penalty is averaged per decoder frame (each frame's weights sum to 1), not per (frame, symbol)
+cell, which would shrink it by the text length and leave it too weak to steer the attention.
 """
 
 from __future__ import annotations
@@ -35,5 +37,5 @@ def tacotron2_losses(out: TrainingOutput, batch: Batch, guide_width: float,
         out.gate, batch.gate_targets, pos_weight=out.gate.new_tensor(gate_pos_weight))
     guide = guided_attention_weights(batch.text_lengths, batch.mel_lengths, guide_width,
                                      *out.alignments.shape[1:])
-    attention = (out.alignments * guide).sum() / (batch.text_lengths * batch.mel_lengths).sum()
+    attention = (out.alignments * guide).sum() / batch.mel_lengths.sum()  # off-diagonal mass per frame
     return {"mel": mel, "postnet": postnet, "gate": gate, "attention": attention}

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from ..audio.stft import MelSpectrogram
-from ..checkpoints import load_checkpoint, unwrap
+from ..checkpoints import load_checkpoint
 from ..config import CONF_DIR
 from ..errors import ConfigError
 from ..models.tacotron2 import Tacotron2, Tacotron2Config
@@ -54,10 +54,15 @@ class Trainer:
         model_options = OmegaConf.to_container(cfg.model, resolve=True)
         model_options["n_symbols"] = len(frontend.symbols)
         torch.manual_seed(cfg.seed)
-        self.model = Tacotron2(Tacotron2Config.from_mapping(model_options)).to(self.device)
-        if cfg.init_from:
-            state_dict, _ = unwrap(load_checkpoint(cfg.init_from), cfg.init_from)
-            self.model.load_state_dict(state_dict, strict=False)
+        config = Tacotron2Config.from_mapping(model_options)
+        self.model = Tacotron2(config)
+        if cfg.init_from:  # checked like any acoustic checkpoint; its sizes must be the model's
+            loaded = Tacotron2.from_checkpoint(cfg.init_from, config)
+            if loaded.config.architecture() != config.architecture():
+                raise ConfigError(f"init_from={cfg.init_from} is a Tacotron2 of another size than "
+                                  f"model=...; choose the model option that matches it")
+            self.model.load_state_dict(loaded.state_dict())
+        self.model.to(self.device)
         mel = MelSpectrogram(n_mel_channels=self.model.n_mel_channels)
         self.train_set = load_examples(cfg.train_filelist, frontend, mel)
         self.val_set = load_examples(cfg.val_filelist, frontend, mel) if cfg.val_filelist else []
