@@ -54,6 +54,19 @@ def test_fast_mode_stays_within_its_documented_deviation(
     torch.testing.assert_close(out.alignments.sum(2), torch.ones_like(out.alignments.sum(2)))
 
 
+def test_deviation_from_fp32_reports_the_mode_and_restores_the_model(golden, cases):
+    ids, lengths = cases["b1"]["ids"], cases["b1"]["lengths"]
+    model = golden_model(golden, "int8")
+    model.decoder.prenet.dropout = True
+    deviation = model.deviation_from_fp32(ids, lengths)
+    max_bound, mean_bound = DEVIATION_BOUNDS["int8"]
+    assert 0 < deviation["mel_max_abs_deviation"] <= max_bound
+    assert 0 < deviation["mel_mean_abs_deviation"] <= mean_bound
+    assert model.decoder.weight_format == "int8" and model.decoder.prenet.dropout is True
+    fp32 = golden_model(golden).deviation_from_fp32(ids, lengths)
+    assert fp32 == {"mel_max_abs_deviation": 0.0, "mel_mean_abs_deviation": 0.0}
+
+
 def test_default_fp32_decoder_matches_the_unpacked_modules(golden, cases, fp32_outputs):
     """The packed step (fused LSTM GEMVs, W^T layout) against a step written with the modules
     themselves, as in training: equal within the golden tolerance."""
@@ -68,7 +81,8 @@ def test_default_fp32_decoder_matches_the_unpacked_modules(golden, cases, fp32_o
         for step in range(FIXED_STEPS.max_decoder_steps):
             prenet = decoder.prenet(frame)
             state.attention_hidden, state.attention_cell = decoder.attention_rnn(
-                torch.cat((prenet, state.context), -1), (state.attention_hidden, state.attention_cell)
+                torch.cat((prenet, state.context), -1),
+                (state.attention_hidden, state.attention_cell),
             )
             state.context, weights = decoder.attention_layer(
                 state.attention_hidden, memory, processed, state.weights_cat, pad_mask
@@ -80,9 +94,7 @@ def test_default_fp32_decoder_matches_the_unpacked_modules(golden, cases, fp32_o
                 (state.decoder_hidden, state.decoder_cell),
             )
             frame = decoder.linear_projection(torch.cat((state.decoder_hidden, state.context), 1))
-            torch.testing.assert_close(
-                frame, fp32_outputs["b2"].mel[:, :, step], atol=1e-5, rtol=0
-            )
+            torch.testing.assert_close(frame, fp32_outputs["b2"].mel[:, :, step], atol=1e-5, rtol=0)
 
 
 def test_weights_are_packed_once_and_repacked_after_loading(golden, cases):

@@ -232,6 +232,29 @@ class Tacotron2(AcousticModel):
         out = self.infer_full(ids, lengths, generator)
         return out.mel_postnet, out.mel_lengths, out.alignments
 
+    @torch.inference_mode()
+    def deviation_from_fp32(self, ids: torch.Tensor, lengths: torch.Tensor) -> dict[str, float]:
+        """How far this model's decoder weight format (bf16, int8) moves the mel from fp32:
+        max and mean |mel_postnet - fp32 mel_postnet| over the frames both runs produced, with
+        prenet dropout off. The fp32 reference runs with autocast off; the model's own run in
+        the caller's context (call it where inference runs to include autocast)."""
+        decoder = self.decoder
+        saved = decoder.prenet.dropout, decoder.weight_format
+        decoder.prenet.dropout = False
+        try:
+            mel = self.infer_full(ids, lengths).mel_postnet.float()
+            decoder.weight_format = "fp32"
+            with torch.autocast(ids.device.type, enabled=False):
+                reference = self.infer_full(ids, lengths).mel_postnet
+        finally:
+            decoder.prenet.dropout, decoder.weight_format = saved
+        frames = min(mel.size(2), reference.size(2))
+        diff = (mel[:, :, :frames] - reference[:, :, :frames]).abs()
+        return {
+            "mel_max_abs_deviation": float(diff.max()),
+            "mel_mean_abs_deviation": float(diff.mean()),
+        }
+
     def _check_inputs(self, ids: torch.Tensor, lengths: torch.Tensor) -> None:
         if ids.dim() != 2 or lengths.shape != ids.shape[:1]:
             raise ValueError(

@@ -147,9 +147,7 @@ class Attention(nn.Module):
         """query (B, attention_rnn_dim), memory (B, T_in, E), processed_memory
         (B, T_in, attention_dim), weights_cat (B, 2, T_in), pad_mask (B, T_in) True at padding
         -> context (B, E), weights (B, T_in)."""
-        return self.attend(
-            self.query_layer(query), memory, processed_memory, weights_cat, pad_mask
-        )
+        return self.attend(self.query_layer(query), memory, processed_memory, weights_cat, pad_mask)
 
     def attend(
         self,
@@ -162,9 +160,7 @@ class Attention(nn.Module):
         """As `forward`, with the query already projected: (B, attention_dim)."""
         energies = self.v(
             torch.tanh(
-                processed_query.unsqueeze(1)
-                + self.location_layer(weights_cat)
-                + processed_memory
+                processed_query.unsqueeze(1) + self.location_layer(weights_cat) + processed_memory
             )
         )
         energies = energies.squeeze(2).masked_fill(pad_mask, -float("inf"))
@@ -239,7 +235,10 @@ class Decoder(nn.Module):
     def packed(self) -> "PackedDecoder":
         """The per-step weights packed for `weight_format`; repacked when a parameter changed
         (loading, ``.to(device)``), so packing costs once per model, not per utterance."""
-        key = (self.weight_format, *((p.data_ptr(), p._version, p.device) for p in self.parameters()))
+        key = (
+            self.weight_format,
+            *((p.data_ptr(), p._version, p.device) for p in self.parameters()),
+        )
         if self._packed_key != key:
             self._packed, self._packed_key = PackedDecoder(self, self.weight_format), key
         return self._packed
@@ -279,7 +278,9 @@ class Decoder(nn.Module):
         frame = memory.new_zeros(batch, n_mel)  # the all-zero <GO> frame
         for step in range(max_steps):
             prenet_out = weights.prenet(frame, self.prenet.dropout, generator)
-            frame_gate[step] = weights.step(prenet_out, state, self, memory, processed_memory, pad_mask)
+            frame_gate[step] = weights.step(
+                prenet_out, state, self, memory, processed_memory, pad_mask
+            )
             alignments[step] = state.weights_cat[:, 0]
             frame, gate_logit = frame_gate[step, :, :n_mel], frame_gate[step, :, n_mel]
             not_finished *= (torch.sigmoid(gate_logit) <= gate_threshold).to(torch.int32)
@@ -348,7 +349,9 @@ class PackedDecoder:
 
     def __init__(self, decoder: Decoder, weight_format: str):
         if weight_format not in WEIGHT_FORMATS:
-            raise ValueError(f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}")
+            raise ValueError(
+                f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}"
+            )
 
         def pack(linear: nn.Linear) -> Linear:
             return pack_linear(linear.weight, linear.bias, weight_format)
