@@ -112,6 +112,13 @@ def test_weights_are_packed_once_and_repacked_after_loading(golden, cases):
     assert model.decoder.packed().decoder_gates is not packed.decoder_gates
 
 
+def test_model_built_under_inference_mode_decodes():
+    with torch.inference_mode():  # its parameters are inference tensors (no version counter)
+        model = Tacotron2(Tacotron2Config(n_symbols=20, max_decoder_steps=3, early_stopping=False))
+        mel = model.eval().infer(torch.tensor([[1, 2, 3]]), torch.tensor([3]))[0]
+    assert mel.shape == (1, 80, 3) and torch.isfinite(mel).all()
+
+
 def test_factory_picks_the_weight_format_from_quantize_and_precision():
     def build(precision="fp32", **options):
         cfg = {"name": "tacotron2", "checkpoint": "random", "n_symbols": 20, **options}

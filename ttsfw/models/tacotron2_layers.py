@@ -234,10 +234,15 @@ class Decoder(nn.Module):
 
     def packed(self) -> "PackedDecoder":
         """The per-step weights packed for `weight_format`; repacked when a parameter changed
-        (loading, ``.to(device)``), so packing costs once per model, not per utterance."""
+        (loading, ``.to(device)``), so packing costs once per model, not per utterance.
+        (Parameters created under inference mode have no version counter: only replacing
+        them is noticed there.)"""
         key = (
             self.weight_format,
-            *((p.data_ptr(), p._version, p.device) for p in self.parameters()),
+            *(
+                (p.data_ptr(), p.device, 0 if p.is_inference() else p._version)
+                for p in self.parameters()
+            ),
         )
         if self._packed_key != key:
             self._packed, self._packed_key = PackedDecoder(self, self.weight_format), key
