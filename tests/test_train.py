@@ -47,7 +47,7 @@ def corpus(tmp_path_factory):
 def tiny_config(corpus, run_dir, *overrides):
     return compose_train_config([
         "model=tiny", f"train_filelist={corpus / 'train.txt'}", f"val_filelist={corpus / 'val.txt'}",
-        f"run_dir={run_dir}", "device=cpu", "threads=1", "batch_size=4", "lr=3e-3", "log_every=2",
+        f"run_dir={run_dir}", "device=cpu", "threads=1", "batch_size=4", "lr=1e-2", "log_every=2",
         "val_every=6", "checkpoint_every=6", "progress=false", *overrides])
 
 
