@@ -59,7 +59,9 @@ class Recogniser:
         audio = audio.mean(axis=1)
         audio = resample_poly(audio, 16000, rate) * (0.9 / max(float(np.abs(audio).max()), 1e-6))
         self.decoder.start_utt()
-        self.decoder.process_raw((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes(), full_utt=True)
+        self.decoder.process_raw(
+            (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes(), full_utt=True
+        )
         self.decoder.end_utt()
         hyp = self.decoder.hyp()
         return hyp.hypstr if hyp else ""
@@ -67,7 +69,9 @@ class Recogniser:
 
 def score(filelist: Path, count: int | None = None) -> dict:
     """WER of the wavs in `filelist` against its texts; per-sentence details included."""
-    lines = [line.split("|", 1) for line in filelist.read_text(encoding="utf-8").splitlines() if line]
+    lines = [
+        line.split("|", 1) for line in filelist.read_text(encoding="utf-8").splitlines() if line
+    ]
     recognise, errors, total, rows = Recogniser(), 0, 0, []
     for wav, text in lines[:count]:
         ref, hyp = words(text), recognise(filelist.parent / wav).lower().split()
@@ -81,7 +85,9 @@ def synthesize(out: Path, overrides: list[str], count: int) -> Path:
     """Speak the first `count` test sentences with ttsfw; write OUT/wavs + OUT/test.txt."""
     from ttsfw import Pipeline
 
-    items = [line.split("|", 1) for line in TEST_SPLIT.read_text(encoding="utf-8").splitlines()[:count]]
+    items = [
+        line.split("|", 1) for line in TEST_SPLIT.read_text(encoding="utf-8").splitlines()[:count]
+    ]
     result = Pipeline.from_overrides(overrides).synthesize([text for _, text in items])
     (out / "wavs").mkdir(parents=True, exist_ok=True)
     cut = [utt for (utt, _), u in zip(items, result.utterances) if u.hit_max_decoder_steps]
@@ -116,9 +122,15 @@ def main() -> None:
     else:
         teacher = score(args.teacher / "test.txt", args.count)
         ours = score(synthesize(args.out, args.overrides, args.count))
-        report = {"teacher_wer": teacher["wer"], "wer": ours["wer"], "margin": MARGIN,
-                  "passed": ours["wer"] <= teacher["wer"] + MARGIN, "sentences": ours["sentences"],
-                  "teacher": teacher, "ttsfw": ours}
+        report = {
+            "teacher_wer": teacher["wer"],
+            "wer": ours["wer"],
+            "margin": MARGIN,
+            "passed": ours["wer"] <= teacher["wer"] + MARGIN,
+            "sentences": ours["sentences"],
+            "teacher": teacher,
+            "ttsfw": ours,
+        }
     out = getattr(args, "out", None)
     if out:
         (out / "wer.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -60,7 +60,10 @@ def test_classic_algorithm_without_momentum(stft_golden):
 
 @pytest.mark.parametrize(
     "option, message",
-    [({"n_iter": 0}, "vocoder.n_iter must be >= 1"), ({"momentum": 1.0}, r"vocoder.momentum must be in \[0, 1\)")],
+    [
+        ({"n_iter": 0}, "vocoder.n_iter must be >= 1"),
+        ({"momentum": 1.0}, r"vocoder.momentum must be in \[0, 1\)"),
+    ],
 )
 def test_bad_options_are_config_errors(option, message):
     with pytest.raises(ConfigError, match=message):

@@ -14,14 +14,28 @@ from ttsfw.audio.stft import MelSpectrogram
 from ttsfw.errors import ConfigError
 from ttsfw.models.tacotron2 import Tacotron2, Tacotron2Config
 from ttsfw.text.english import EnglishFrontend
-from ttsfw.train.data import (LengthBucketBatches, collate, dequantise, load_audio, load_examples,
-                              read_filelist)
+from ttsfw.train.data import (
+    LengthBucketBatches,
+    collate,
+    dequantise,
+    load_audio,
+    load_examples,
+    read_filelist,
+)
 from ttsfw.train.losses import guided_attention_weights
 from ttsfw.train.teacher_forcing import teacher_forced
 from ttsfw.train.trainer import LAST, Trainer, compose_train_config
 
-TEXTS = ["A cat.", "The big dog.", "Go home now.", "Hi!", "A red box sat.", "Yes, it is.",
-         "Look up.", "We ran far away."]
+TEXTS = [
+    "A cat.",
+    "The big dog.",
+    "Go home now.",
+    "Hi!",
+    "A red box sat.",
+    "Yes, it is.",
+    "Look up.",
+    "We ran far away.",
+]
 
 
 def speak(text: str, rate: int = 22050) -> np.ndarray:
@@ -45,10 +59,23 @@ def corpus(tmp_path_factory):
 
 
 def tiny_config(corpus, run_dir, *overrides):
-    return compose_train_config([
-        "model=tiny", f"train_filelist={corpus / 'train.txt'}", f"val_filelist={corpus / 'val.txt'}",
-        f"run_dir={run_dir}", "device=cpu", "threads=1", "batch_size=4", "lr=1e-2", "log_every=2",
-        "val_every=6", "checkpoint_every=6", "progress=false", *overrides])
+    return compose_train_config(
+        [
+            "model=tiny",
+            f"train_filelist={corpus / 'train.txt'}",
+            f"val_filelist={corpus / 'val.txt'}",
+            f"run_dir={run_dir}",
+            "device=cpu",
+            "threads=1",
+            "batch_size=4",
+            "lr=1e-2",
+            "log_every=2",
+            "val_every=6",
+            "checkpoint_every=6",
+            "progress=false",
+            *overrides,
+        ]
+    )
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -57,10 +84,13 @@ def test_filelist_paths_are_relative_to_the_filelist(corpus):
     assert items[1] == (corpus / "wavs" / "1.wav", "The big dog.")
 
 
-@pytest.mark.parametrize("content, message", [
-    ("wavs/0.wav\n", r"train.txt:1: expected `path.wav\|text`"),
-    ("\n\n", "has no utterances"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("wavs/0.wav\n", r"train.txt:1: expected `path.wav\|text`"),
+        ("\n\n", "has no utterances"),
+    ],
+)
 def test_bad_filelists_name_the_problem(tmp_path, content, message):
     (tmp_path / "train.txt").write_text(content)
     with pytest.raises(ConfigError, match=message):
@@ -81,7 +111,9 @@ def test_mels_are_the_inference_mels_and_are_cached(corpus):
     mel = MelSpectrogram()
     examples = load_examples(corpus / "train.txt", EnglishFrontend(), mel)
     assert (corpus / "train.mels.pt").is_file()
-    expected = mel(torch.from_numpy(sf.read(corpus / "wavs" / "2.wav", dtype="float32")[0])[None])[0]
+    expected = mel(torch.from_numpy(sf.read(corpus / "wavs" / "2.wav", dtype="float32")[0])[None])[
+        0
+    ]
     assert (dequantise(examples[2].mel) - expected.clamp(max=2.5)).abs().max() <= 0.0276
     assert examples[2].ids.tolist() == EnglishFrontend().text_to_sequence("Go home now.")
     again = load_examples(corpus / "train.txt", EnglishFrontend(), mel)
@@ -100,7 +132,9 @@ def test_collate_sorts_pads_and_marks_the_stop_frame(corpus):
 
 
 def test_length_buckets_cover_every_item_once_and_are_reproducible():
-    lengths = [int(x) for x in torch.randint(10, 500, (103,), generator=torch.Generator().manual_seed(0))]
+    lengths = [
+        int(x) for x in torch.randint(10, 500, (103,), generator=torch.Generator().manual_seed(0))
+    ]
     batches = LengthBucketBatches(lengths, batch_size=8, seed=3, pool=4)
     epoch = batches.epoch(0)
     assert sorted(i for b in epoch for i in b) == list(range(103))
@@ -121,10 +155,18 @@ def test_guided_attention_is_zero_on_the_diagonal_and_outside_the_item():
 
 def test_teacher_forcing_on_its_own_output_reproduces_inference():
     torch.manual_seed(0)
-    config = Tacotron2Config(symbols_embedding_dim=32, encoder_embedding_dim=32, attention_rnn_dim=32,
-                             decoder_rnn_dim=32, prenet_dim=16, attention_dim=16,
-                             postnet_embedding_dim=16, max_decoder_steps=25, early_stopping=False,
-                             prenet_dropout=False)
+    config = Tacotron2Config(
+        symbols_embedding_dim=32,
+        encoder_embedding_dim=32,
+        attention_rnn_dim=32,
+        decoder_rnn_dim=32,
+        prenet_dim=16,
+        attention_dim=16,
+        postnet_embedding_dim=16,
+        max_decoder_steps=25,
+        early_stopping=False,
+        prenet_dropout=False,
+    )
     model = Tacotron2(config).eval()
     ids = torch.randint(1, 148, (2, 12))
     lengths = torch.tensor([12, 7])
@@ -162,9 +204,23 @@ def test_resume_refuses_a_weights_only_file(corpus, tmp_path):
 def test_cli_trains_and_the_checkpoint_is_an_acoustic_checkpoint(corpus, tmp_path):
     run_dir = tmp_path / "cli"
     result = subprocess.run(
-        [sys.executable, "-m", "ttsfw.train", "model=tiny", f"train_filelist={corpus / 'train.txt'}",
-         f"run_dir={run_dir}", "device=cpu", "threads=1", "batch_size=4", "max_steps=2", "progress=false"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "ttsfw.train",
+            "model=tiny",
+            f"train_filelist={corpus / 'train.txt'}",
+            f"run_dir={run_dir}",
+            "device=cpu",
+            "threads=1",
+            "batch_size=4",
+            "max_steps=2",
+            "progress=false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     model = Tacotron2.from_checkpoint(run_dir / LAST, Tacotron2Config(max_decoder_steps=5))
     mel, _, _ = model.infer(*EnglishFrontend().encode(["Hi."]))
@@ -172,8 +228,12 @@ def test_cli_trains_and_the_checkpoint_is_an_acoustic_checkpoint(corpus, tmp_pat
 
 
 def test_cli_without_a_filelist_says_what_to_set(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ttsfw.train", f"run_dir={tmp_path}"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ttsfw.train", f"run_dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "train_filelist is not set: train_filelist=PATH" in result.stderr
 
@@ -185,5 +245,11 @@ def test_fine_tuning_starts_from_the_given_weights(corpus, tmp_path):
     for key, value in first.model.state_dict().items():
         assert torch.equal(value, tuned.model.state_dict()[key]), key
     with pytest.raises(ConfigError, match="another size than model="):
-        Trainer(tiny_config(corpus, tmp_path / "c", f"init_from={tmp_path / 'a' / LAST}",
-                            "model.attention_dim=8"))
+        Trainer(
+            tiny_config(
+                corpus,
+                tmp_path / "c",
+                f"init_from={tmp_path / 'a' / LAST}",
+                "model.attention_dim=8",
+            )
+        )

@@ -22,7 +22,9 @@ def test_shipped_weights_are_small_fp16_tensors_with_their_config():
     assert path == VOICES_DIR / "joe_tacotron2.pt" and path.stat().st_size <= 20 * 2**20
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     assert checkpoint["config"]["decoder_rnn_dim"] == 512
-    assert {t.dtype for t in checkpoint["state_dict"].values() if t.is_floating_point()} == {torch.float16}
+    assert {t.dtype for t in checkpoint["state_dict"].values() if t.is_floating_point()} == {
+        torch.float16
+    }
     assert (VOICES_DIR / "PROVENANCE.md").read_text().count("CC0") >= 2
     assert shipped_path("nvidia_tacotron2pyt_fp32_20190427") is None
 
@@ -31,10 +33,13 @@ def test_the_shipped_voice_name_resolves_to_the_packaged_file():
     assert resolve_checkpoint("ttsfw_joe") == shipped_path("ttsfw_joe")
 
 
-@pytest.mark.parametrize("voice, stages", [
-    ("joe", ("english", "tacotron2", "griffinlim", "none")),
-    ("nvidia_ljspeech", ("english", "tacotron2", "waveglow", "waveglow_bias")),
-])
+@pytest.mark.parametrize(
+    "voice, stages",
+    [
+        ("joe", ("english", "tacotron2", "griffinlim", "none")),
+        ("nvidia_ljspeech", ("english", "tacotron2", "waveglow", "waveglow_bias")),
+    ],
+)
 def test_voices_choose_every_stage(voice, stages):
     _, choices = compose_config([select(voice)])
     assert tuple(choices[g] for g in ("frontend", "acoustic", "vocoder", "denoiser")) == stages
@@ -43,17 +48,25 @@ def test_voices_choose_every_stage(voice, stages):
 def test_a_voice_stage_can_still_be_overridden():
     cfg, choices = compose_config([select("joe"), "vocoder=waveglow"])
     assert (cfg.acoustic.checkpoint, choices["vocoder"], choices["denoiser"]) == (
-        "ttsfw_joe", "waveglow", "waveglow_bias")
+        "ttsfw_joe",
+        "waveglow",
+        "waveglow_bias",
+    )
 
 
 def test_nvidia_voice_says_how_to_download_it(tmp_path, monkeypatch):
     monkeypatch.setenv("TTSFW_CACHE", str(tmp_path))
-    with pytest.raises(CheckpointError, match=r"run `python -m ttsfw download nvidia_tacotron2pyt_fp32_20190427`"):
+    with pytest.raises(
+        CheckpointError, match=r"run `python -m ttsfw download nvidia_tacotron2pyt_fp32_20190427`"
+    ):
         Pipeline.from_overrides([select("nvidia_ljspeech")])
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped weights are not trained to alignment yet (docs/voice.md); "
-                   "remove this mark when the voice passes the WER gate")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shipped weights are not trained to alignment yet (docs/voice.md); "
+    "remove this mark when the voice passes the WER gate",
+)
 def test_the_shipped_voice_speaks_a_short_sentence():
     tts = Pipeline.from_overrides([select("joe"), "vocoder.n_iter=8", "seed=1"])
     result = tts.synthesize(["Hello there, how are you?"])

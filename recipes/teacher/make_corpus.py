@@ -55,8 +55,11 @@ def main() -> None:
         seconds += sf.info(wav).duration
         lines.append(f"wavs/{wav.name}|{text}")
         if n % 100 == 0 or n == len(items):
-            print(f"{n}/{len(items)} utterances, {seconds / 60:.1f} min of audio, "
-                  f"{time.time() - started:.0f} s", flush=True)
+            print(
+                f"{n}/{len(items)} utterances, {seconds / 60:.1f} min of audio, "
+                f"{time.time() - started:.0f} s",
+                flush=True,
+            )
             (args.out / f"{args.split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

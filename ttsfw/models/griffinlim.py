@@ -40,12 +40,18 @@ class GriffinLim(Vocoder):
         if n_iter < 1:
             raise ConfigError(f"vocoder.n_iter must be >= 1 (got {n_iter}); 32 is a good default")
         if not 0.0 <= momentum < 1.0:
-            raise ConfigError(f"vocoder.momentum must be in [0, 1) (got {momentum}); 0.99 is a good default")
+            raise ConfigError(
+                f"vocoder.momentum must be in [0, 1) (got {momentum}); 0.99 is a good default"
+            )
         self.n_iter, self.momentum, self.power = n_iter, momentum, power
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
         self.n_mel_channels = n_mel_channels
-        basis = torch.from_numpy(slaney_mel_basis(sample_rate, n_fft, n_mel_channels, mel_fmin, mel_fmax))
-        self.register_buffer("inverse_basis", torch.linalg.pinv(basis.double()).float(), persistent=False)
+        basis = torch.from_numpy(
+            slaney_mel_basis(sample_rate, n_fft, n_mel_channels, mel_fmin, mel_fmax)
+        )
+        self.register_buffer(
+            "inverse_basis", torch.linalg.pinv(basis.double()).float(), persistent=False
+        )
         self.register_buffer("window", torch.hann_window(win_length), persistent=False)
 
     def magnitudes(self, mel: torch.Tensor) -> torch.Tensor:
@@ -53,7 +59,9 @@ class GriffinLim(Vocoder):
         return (self.inverse_basis @ mel.float().exp()).clamp(min=1e-10) ** self.power
 
     def _stft(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
-        spec = torch.stft(audio, self.n_fft, self.hop_length, window=self.window, return_complex=True)
+        spec = torch.stft(
+            audio, self.n_fft, self.hop_length, window=self.window, return_complex=True
+        )
         return spec[..., :frames]
 
     def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:

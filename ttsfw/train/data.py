@@ -52,7 +52,11 @@ class Batch:
 
 
 def quantise(mel: torch.Tensor) -> torch.Tensor:
-    return ((mel.clamp(LOG_MEL_FLOOR, LOG_MEL_CEILING) - LOG_MEL_FLOOR) / _STEP).round().to(torch.uint8)
+    return (
+        ((mel.clamp(LOG_MEL_FLOOR, LOG_MEL_CEILING) - LOG_MEL_FLOOR) / _STEP)
+        .round()
+        .to(torch.uint8)
+    )
 
 
 def dequantise(mel: torch.Tensor) -> torch.Tensor:
@@ -83,7 +87,9 @@ def load_audio(path: Path, sample_rate: int) -> torch.Tensor:
         raise ConfigError(f"audio file not found: {path} (listed in the filelist)")
     audio, rate = sf.read(path, dtype="float32", always_2d=True)
     if rate != sample_rate:
-        raise ConfigError(f"{path} is {rate} Hz but the model expects {sample_rate} Hz; resample the corpus")
+        raise ConfigError(
+            f"{path} is {rate} Hz but the model expects {sample_rate} Hz; resample the corpus"
+        )
     return torch.from_numpy(audio.mean(axis=1)).clamp(-1.0, 1.0)
 
 

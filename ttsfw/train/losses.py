@@ -15,8 +15,9 @@ from .data import Batch
 from .teacher_forcing import TrainingOutput
 
 
-def guided_attention_weights(text_lengths: torch.Tensor, mel_lengths: torch.Tensor, width: float,
-                             t_out: int, t_in: int) -> torch.Tensor:
+def guided_attention_weights(
+    text_lengths: torch.Tensor, mel_lengths: torch.Tensor, width: float, t_out: int, t_in: int
+) -> torch.Tensor:
     """(B, t_out, t_in) penalties, 0 on each item's diagonal, 0 outside its valid region."""
     t = torch.arange(t_out, device=mel_lengths.device)[None, :, None] / mel_lengths[:, None, None]
     n = torch.arange(t_in, device=text_lengths.device)[None, None, :] / text_lengths[:, None, None]
@@ -25,8 +26,9 @@ def guided_attention_weights(text_lengths: torch.Tensor, mel_lengths: torch.Tens
     return weights * valid
 
 
-def tacotron2_losses(out: TrainingOutput, batch: Batch, guide_width: float,
-                     gate_pos_weight: float) -> dict[str, torch.Tensor]:
+def tacotron2_losses(
+    out: TrainingOutput, batch: Batch, guide_width: float, gate_pos_weight: float
+) -> dict[str, torch.Tensor]:
     """Each loss term, averaged over valid frames (padding does not count, except for the gate)."""
     frames = torch.arange(batch.mels.shape[2], device=batch.mels.device)
     valid = (frames[None, :] < batch.mel_lengths[:, None]).unsqueeze(1)  # (B, 1, T_out)
@@ -34,8 +36,12 @@ def tacotron2_losses(out: TrainingOutput, batch: Batch, guide_width: float,
     mel = ((out.mel - batch.mels) ** 2 * valid).sum() / count
     postnet = ((out.mel_postnet - batch.mels) ** 2 * valid).sum() / count
     gate = F.binary_cross_entropy_with_logits(
-        out.gate, batch.gate_targets, pos_weight=out.gate.new_tensor(gate_pos_weight))
-    guide = guided_attention_weights(batch.text_lengths, batch.mel_lengths, guide_width,
-                                     *out.alignments.shape[1:])
-    attention = (out.alignments * guide).sum() / batch.mel_lengths.sum()  # off-diagonal mass per frame
+        out.gate, batch.gate_targets, pos_weight=out.gate.new_tensor(gate_pos_weight)
+    )
+    guide = guided_attention_weights(
+        batch.text_lengths, batch.mel_lengths, guide_width, *out.alignments.shape[1:]
+    )
+    attention = (
+        out.alignments * guide
+    ).sum() / batch.mel_lengths.sum()  # off-diagonal mass per frame
     return {"mel": mel, "postnet": postnet, "gate": gate, "attention": attention}

@@ -40,14 +40,20 @@ def teacher_forced(
     processed_memory = decoder.attention_layer.memory_layer(memory)
     state = decoder.initial_state(memory)
     h_att, c_att, h_dec, c_dec, context = (
-        state.attention_hidden, state.attention_cell, state.decoder_hidden, state.decoder_cell, state.context)
+        state.attention_hidden,
+        state.attention_cell,
+        state.decoder_hidden,
+        state.decoder_cell,
+        state.context,
+    )
     weights = cumulative = torch.zeros_like(pad_mask, dtype=memory.dtype)
     frames, gates, alignments = [], [], []
     for step in range(prenet.shape[0]):
         h_att, c_att = decoder.attention_rnn(torch.cat((prenet[step], context), -1), (h_att, c_att))
         h_att = F.dropout(h_att, attention_dropout, model.training)
         context, weights = decoder.attention_layer(
-            h_att, memory, processed_memory, torch.stack((weights, cumulative), 1), pad_mask)
+            h_att, memory, processed_memory, torch.stack((weights, cumulative), 1), pad_mask
+        )
         cumulative = cumulative + weights
         h_dec, c_dec = decoder.decoder_rnn(torch.cat((h_att, context), -1), (h_dec, c_dec))
         h_dec = F.dropout(h_dec, decoder_dropout, model.training)
@@ -56,4 +62,6 @@ def teacher_forced(
         gates.append(decoder.gate_layer(hidden_context))
         alignments.append(weights)
     mel = torch.stack(frames, 2)
-    return TrainingOutput(mel, mel + model.postnet(mel), torch.cat(gates, 1), torch.stack(alignments, 1))
+    return TrainingOutput(
+        mel, mel + model.postnet(mel), torch.cat(gates, 1), torch.stack(alignments, 1)
+    )

@@ -42,12 +42,15 @@ class Trainer:
 
     def __init__(self, cfg: DictConfig):
         if OmegaConf.is_missing(cfg, "train_filelist"):
-            raise ConfigError("train_filelist is not set: train_filelist=PATH (lines `path.wav|text`)")
+            raise ConfigError(
+                "train_filelist is not set: train_filelist=PATH (lines `path.wav|text`)"
+            )
         self.cfg = cfg
         self.run_dir = Path(cfg.run_dir)
         registry = get_registry()
         self.backend = registry.build(
-            "device", OmegaConf.create({"name": cfg.device, "threads": cfg.threads}), BuildContext())
+            "device", OmegaConf.create({"name": cfg.device, "threads": cfg.threads}), BuildContext()
+        )
         self.backend.prepare()
         self.device = self.backend.device
         frontend = registry.build("frontend", cfg.frontend, BuildContext())
@@ -59,15 +62,21 @@ class Trainer:
         if cfg.init_from:  # checked like any acoustic checkpoint; its sizes must be the model's
             loaded = Tacotron2.from_checkpoint(cfg.init_from, config)
             if loaded.config.architecture() != config.architecture():
-                raise ConfigError(f"init_from={cfg.init_from} is a Tacotron2 of another size than "
-                                  f"model=...; choose the model option that matches it")
+                raise ConfigError(
+                    f"init_from={cfg.init_from} is a Tacotron2 of another size than "
+                    f"model=...; choose the model option that matches it"
+                )
             self.model.load_state_dict(loaded.state_dict())
         self.model.to(self.device)
         mel = MelSpectrogram(n_mel_channels=self.model.n_mel_channels)
         self.train_set = load_examples(cfg.train_filelist, frontend, mel)
         self.val_set = load_examples(cfg.val_filelist, frontend, mel) if cfg.val_filelist else []
-        self.batches = LengthBucketBatches([e.frames for e in self.train_set], cfg.batch_size, cfg.seed)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.batches = LengthBucketBatches(
+            [e.frames for e in self.train_set], cfg.batch_size, cfg.seed
+        )
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
         self.step, self.epoch, self.index = 0, 0, 0
         self.history: list[dict[str, float]] = []
         self._resume()
@@ -77,7 +86,13 @@ class Trainer:
         """Train until `max_steps`; returns the logged history (one dict per `log_every` steps)."""
         cfg = self.cfg
         positions = self.batches.from_position(self.epoch, self.index)
-        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress, unit="step", mininterval=1.0)
+        bar = tqdm(
+            total=cfg.max_steps,
+            initial=self.step,
+            disable=not cfg.progress,
+            unit="step",
+            mininterval=1.0,
+        )
         running: dict[str, float] = {}
         while self.step < cfg.max_steps:
             epoch, index, indices = next(positions)
@@ -104,11 +119,21 @@ class Trainer:
 
     def forward(self, batch: Batch) -> tuple[TrainingOutput, dict[str, torch.Tensor]]:
         cfg = self.cfg
-        out = teacher_forced(self.model, batch.ids, batch.text_lengths, batch.mels,
-                             cfg.attention_dropout, cfg.decoder_dropout)
+        out = teacher_forced(
+            self.model,
+            batch.ids,
+            batch.text_lengths,
+            batch.mels,
+            cfg.attention_dropout,
+            cfg.decoder_dropout,
+        )
         losses = tacotron2_losses(out, batch, cfg.guided_attention.width, cfg.gate_pos_weight)
-        losses["total"] = (losses["mel"] + losses["postnet"] + losses["gate"]
-                           + cfg.guided_attention.weight * losses["attention"])
+        losses["total"] = (
+            losses["mel"]
+            + losses["postnet"]
+            + losses["gate"]
+            + cfg.guided_attention.weight * losses["attention"]
+        )
         return out, losses
 
     def train_step(self, batch: Batch) -> dict[str, float]:
@@ -120,9 +145,13 @@ class Trainer:
         losses["total"].backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         if not math.isfinite(float(grad_norm)):
-            raise FloatingPointError(f"step {self.step}: gradient norm is {float(grad_norm)}; lower lr")
+            raise FloatingPointError(
+                f"step {self.step}: gradient norm is {float(grad_norm)}; lower lr"
+            )
         self.optimizer.step()
-        return {name: value.item() for name, value in losses.items()} | {"grad_norm": grad_norm.item()}
+        return {name: value.item() for name, value in losses.items()} | {
+            "grad_norm": grad_norm.item()
+        }
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -137,14 +166,19 @@ class Trainer:
                 batch = collate(self.val_set[start : start + size])
                 out, losses = self.forward(batch.to(self.device))
                 for name, value in losses.items():
-                    totals[name] = totals.get(name, 0.0) + float(value) * len(batch.ids) / len(self.val_set)
+                    totals[name] = totals.get(name, 0.0) + float(value) * len(batch.ids) / len(
+                        self.val_set
+                    )
                 if start == 0:
                     self.plot(out, batch)
         record = {"step": self.step, **{f"val_{k}": v for k, v in totals.items()}}
         self.history.append(record)
         with open(self.run_dir / "validation.jsonl", "a") as log:
             log.write(json.dumps(record) + "\n")
-        tqdm.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step"))
+        tqdm.write(
+            f"step {self.step}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k != "step")
+        )
         return record
 
     def plot(self, out: TrainingOutput, batch: Batch) -> None:
@@ -156,11 +190,15 @@ class Trainer:
 
         frames, symbols = int(batch.mel_lengths[0]), int(batch.text_lengths[0])
         fig, axes = plt.subplots(3, 1, figsize=(8, 9))
-        panels = [(out.alignments[0, :frames, :symbols].T, "alignment (symbols x frames)"),
-                  (batch.mels[0, :, :frames], "target mel"),
-                  (out.mel_postnet[0, :, :frames], "predicted mel (teacher-forced)")]
+        panels = [
+            (out.alignments[0, :frames, :symbols].T, "alignment (symbols x frames)"),
+            (batch.mels[0, :, :frames], "target mel"),
+            (out.mel_postnet[0, :, :frames], "predicted mel (teacher-forced)"),
+        ]
         for ax, (image, title) in zip(axes, panels):
-            ax.imshow(image.float().cpu().numpy(), aspect="auto", origin="lower", interpolation="none")
+            ax.imshow(
+                image.float().cpu().numpy(), aspect="auto", origin="lower", interpolation="none"
+            )
             ax.set_title(f"{title}, step {self.step}")
         fig.tight_layout()
         (self.run_dir / "plots").mkdir(parents=True, exist_ok=True)
@@ -195,14 +233,20 @@ class Trainer:
         if not path.is_file():
             if resume == "auto":
                 return
-            raise ConfigError(f"resume={resume}: no such checkpoint; use resume=auto or resume=null")
+            raise ConfigError(
+                f"resume={resume}: no such checkpoint; use resume=auto or resume=null"
+            )
         state = load_checkpoint(path, map_location="cpu")
         if "optimizer" not in state or "position" not in state:
-            raise ConfigError(f"{path} holds weights only, not a training state; start from it with "
-                              f"init_from={path} resume=null")
+            raise ConfigError(
+                f"{path} holds weights only, not a training state; start from it with "
+                f"init_from={path} resume=null"
+            )
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.step, self.epoch, self.index = (state["position"][k] for k in ("step", "epoch", "index"))
+        self.step, self.epoch, self.index = (
+            state["position"][k] for k in ("step", "epoch", "index")
+        )
         self.history = json.loads(state["history"])
         _set_rng_states(state["rng"], self.device)
         tqdm.write(f"resumed from {path} at step {self.step}")
