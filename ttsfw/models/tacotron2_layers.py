@@ -102,9 +102,15 @@ class Prenet(nn.Module):
         """x (B, n_mel) -> (B, prenet_dim). Draws one (B, prenet_dim) keep-mask per layer."""
         for layer in self.layers:
             x = F.relu(layer(x))
-            if self.dropout:  # equals F.dropout(x, 0.5, training=True) on CPU, bit for bit
-                x = x * torch.empty_like(x).bernoulli_(0.5, generator=generator) / 0.5
+            if self.dropout:
+                x = prenet_dropout(x, generator)
         return x
+
+
+def prenet_dropout(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Dropout 0.5 with one keep-mask draw; equals F.dropout(x, 0.5, training=True) on CPU, bit
+    for bit, but can take a private generator."""
+    return x * torch.empty_like(x).bernoulli_(0.5, generator=generator) / 0.5
 
 
 class LocationLayer(nn.Module):
@@ -283,9 +289,7 @@ class Decoder(nn.Module):
         frame = memory.new_zeros(batch, n_mel)  # the all-zero <GO> frame
         for step in range(max_steps):
             prenet_out = weights.prenet(frame, self.prenet.dropout, generator)
-            frame_gate[step] = weights.step(
-                prenet_out, state, self, memory, processed_memory, pad_mask
-            )
+            frame_gate[step] = weights.step(prenet_out, state, memory, processed_memory, pad_mask)
             alignments[step] = state.weights_cat[:, 0]
             frame, gate_logit = frame_gate[step, :, :n_mel], frame_gate[step, :, n_mel]
             not_finished *= (torch.sigmoid(gate_logit) <= gate_threshold).to(torch.int32)
@@ -361,6 +365,7 @@ class PackedDecoder:
         def pack(linear: nn.Linear) -> Linear:
             return pack_linear(linear.weight, linear.bias, weight_format)
 
+        self.attention = decoder.attention_layer  # location features and softmax stay fp32
         self.prenet_layers = [pack(layer.linear_layer) for layer in decoder.prenet.layers]
         self.attention_gates = pack_lstm_cell(decoder.attention_rnn, weight_format)
         self.query = pack(decoder.attention_layer.query_layer.linear_layer)
@@ -380,15 +385,14 @@ class PackedDecoder:
         x = frame
         for layer in self.prenet_layers:
             x = F.relu(layer(x))
-            if dropout:  # the draws of Prenet.forward, bit for bit
-                x = x * torch.empty_like(x).bernoulli_(0.5, generator=generator) / 0.5
+            if dropout:
+                x = prenet_dropout(x, generator)
         return x
 
     def step(
         self,
         prenet_out: torch.Tensor,
         state: DecoderState,
-        decoder: Decoder,
         memory: torch.Tensor,
         processed_memory: torch.Tensor,
         pad_mask: torch.Tensor,
@@ -398,10 +402,12 @@ class PackedDecoder:
             torch.cat((prenet_out, state.context, state.attention_hidden), -1)
         )
         state.attention_hidden, state.attention_cell = lstm_update(gates, state.attention_cell)
-        attention = decoder.attention_layer
-        query = self.query(state.attention_hidden)
-        state.context, weights = attention.attend(
-            query, memory, processed_memory, state.weights_cat, pad_mask
+        state.context, weights = self.attention.attend(
+            self.query(state.attention_hidden),
+            memory,
+            processed_memory,
+            state.weights_cat,
+            pad_mask,
         )
         state.weights_cat[:, 0] = weights
         state.weights_cat[:, 1] += weights
