@@ -112,6 +112,17 @@ def test_weights_are_packed_once_and_repacked_after_loading(golden, cases):
     assert model.decoder.packed().decoder_gates is not packed.decoder_gates
 
 
+def test_a_used_model_pickles_without_its_packed_weights(golden, cases, tmp_path):
+    model = golden_model(golden, "int8")
+    expected = model.infer(cases["b1"]["ids"], cases["b1"]["lengths"])[0]
+    torch.save(model, tmp_path / "model.pt")
+    loaded = torch.load(tmp_path / "model.pt", weights_only=False)  # our own whole-module file
+    assert loaded.decoder._packed is None and loaded.decoder.weight_format == "int8"
+    torch.testing.assert_close(
+        loaded.infer(cases["b1"]["ids"], cases["b1"]["lengths"])[0], expected
+    )
+
+
 def test_model_built_under_inference_mode_decodes():
     with torch.inference_mode():  # its parameters are inference tensors (no version counter)
         model = Tacotron2(Tacotron2Config(n_symbols=20, max_decoder_steps=3, early_stopping=False))

@@ -238,6 +238,10 @@ class Decoder(nn.Module):
             zeros(batch, 2, time),
         )
 
+    def __getstate__(self) -> dict:
+        """Pickles (torch.save of the module, multiprocessing) leave the packed weights behind."""
+        return {**super().__getstate__(), "_packed": None, "_packed_key": ()}
+
     def packed(self) -> "PackedDecoder":
         """The per-step weights packed for `weight_format`; repacked when a parameter changed
         (loading, ``.to(device)``), so packing costs once per model, not per utterance.
