@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -75,3 +78,26 @@ def test_the_shipped_voice_speaks_a_short_sentence():
     assert not utterance.hit_max_decoder_steps
     assert 0.8 < utterance.seconds < 4.0  # ~6 words at 2-4 words per second, plus silence
     assert 0.01 < float(abs(utterance.audio).max()) <= 1.0
+
+
+@pytest.fixture(scope="module")
+def wer_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "wer.py"
+    spec = importlib.util.spec_from_file_location("wer_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_wer_references_are_spoken_words(wer_script):
+    assert wer_script.words("Mr. Oswald, in 1963, paid $5.") == (
+        "mister oswald in nineteen sixty three paid five dollars".split()
+    )
+
+
+@pytest.mark.parametrize(
+    "ref, hyp, distance",
+    [("a b c", "a b c", 0), ("a b c", "a c", 1), ("a b c", "a x c d", 2), ("a b", "", 2)],
+)
+def test_wer_edit_distance(wer_script, ref, hyp, distance):
+    assert wer_script.edit_distance(ref.split(), hyp.split()) == distance
