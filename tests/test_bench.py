@@ -237,3 +237,26 @@ def test_bench_through_the_cli(plugin_venv, tmp_path):
     assert json.loads((tmp_path / "out" / "bench.json").read_text())["iterations"][
         "mel_frames"
     ] == [332.0, 332.0]
+
+
+def test_bench_reports_each_fast_mode_deviation_from_fp32(tmp_path):
+    from ttsfw.bench import bench_job
+    from ttsfw.config import compose_config
+
+    tiny = [
+        "acoustic.checkpoint=random", "acoustic.symbols_embedding_dim=32",
+        "acoustic.encoder_embedding_dim=32", "acoustic.attention_rnn_dim=32",
+        "acoustic.decoder_rnn_dim=32", "acoustic.prenet_dim=16", "acoustic.attention_dim=16",
+        "acoustic.postnet_embedding_dim=16", "acoustic.early_stopping=false",
+        "acoustic.max_decoder_steps=12", "vocoder=griffinlim", "vocoder.n_iter=2",
+        "mode=bench", "mode.warmup=0", "mode.num_iters=1", "mode.input_length=40",
+    ]
+    deviations = {}
+    for mode in (["quantize=none"], ["quantize=int8"], ["precision=bf16"]):
+        cfg, choices = compose_config([*tiny, *mode])
+        metrics = bench_job(cfg, choices, tmp_path / mode[0])
+        deviations[mode[0]] = metrics["mel_max_abs_deviation"]
+        assert metrics["mel_mean_abs_deviation"] <= metrics["mel_max_abs_deviation"]
+    assert deviations["quantize=none"] == 0.0  # fp32 is the reference itself
+    assert 0.0 < deviations["quantize=int8"] < 1.0
+    assert 0.0 < deviations["precision=bf16"] < 1.0

@@ -166,6 +166,7 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
     )
     hits = timed.pop("hit_max_decoder_steps")
     return {
+        "deviation_from_fp32": fp32_deviation(pipeline, text, cfg.precision),
         "status": "complete",
         "mode": "bench",
         "choices": choices,
@@ -191,13 +192,26 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
 
 
 
+def fp32_deviation(pipeline: Pipeline, text: str, precision: str) -> dict[str, float] | None:
+    """How far the acoustic model's fast mode (bf16 or int8 weights, autocast) moves its mel
+    from the fp32 one on the bench text, where the model can tell (``deviation_from_fp32``)."""
+    measure = getattr(pipeline.acoustic, "deviation_from_fp32", None)
+    if measure is None:
+        return None
+    ids = pipeline.encode_each([text])[0][None].to(pipeline.device.device)
+    lengths = torch.tensor([ids.shape[1]], device=pipeline.device.device)
+    with torch.inference_mode(), pipeline.device.autocast(precision):
+        return measure(ids, lengths)
+
+
 def headline(report: dict[str, Any]) -> dict[str, Any]:
     """The flat metrics.json of a bench run: means, latency spread, run facts (no iterations)."""
     summary = report["summary"]
     means = {name: stats["mean"] for name, stats in summary.items() if name != "latency"}
     spread = {f"latency_{k}": v for k, v in summary["latency"].items()}
-    facts = {k: v for k, v in report.items() if k not in ("summary", "iterations", "text")}
-    return {**facts, **means, **spread}
+    nested = ("summary", "iterations", "text", "deviation_from_fp32")
+    facts = {k: v for k, v in report.items() if k not in nested}
+    return {**facts, **means, **spread, **(report["deviation_from_fp32"] or {})}
 
 
 def format_report(report: dict[str, Any], run_dir: Path) -> str:
@@ -219,6 +233,11 @@ def format_report(report: dict[str, Any], run_dir: Path) -> str:
     lines.append(f"{'metric':<28}" + "".join(f"{c:>12}" for c in columns))
     for name, stats in report["summary"].items():
         lines.append(f"{name:<28}" + "".join(f"{format_number(stats[c]):>12}" for c in columns))
+    if report["deviation_from_fp32"] is not None:
+        lines.append(
+            "mel deviation from fp32 (prenet dropout off): "
+            + ", ".join(f"{k} {v:.3g}" for k, v in report["deviation_from_fp32"].items())
+        )
     if report["peak_memory_bytes"] is not None:
         lines.append(f"peak memory: {report['peak_memory_bytes'] / 2**20:,.1f} MiB")
     lines.append(f"percentiles: {report['percentiles']}")
