@@ -78,3 +78,9 @@ def test_registered_and_built_from_its_config_file():
     assert isinstance(vocoder, GriffinLim)
     assert (vocoder.n_iter, vocoder.sample_rate, vocoder.hop_length) == (3, 22050, 256)
     assert vocoder.state_dict() == {}  # nothing to download or load
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3])
+def test_very_short_mels_are_vocoded(frames):
+    audio = GriffinLim(n_iter=2).infer(torch.full((2, 80, frames), -5.0))
+    assert audio.shape == (2, frames * 256) and torch.isfinite(audio).all()

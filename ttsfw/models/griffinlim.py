@@ -70,17 +70,22 @@ class GriffinLim(Vocoder):
     def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """mel (B, n_mel, T) -> audio (B, T * hop_length) in [-1, 1]; `generator` draws the
         initial phases."""
-        magnitude = self.magnitudes(mel)
-        frames, length = mel.shape[-1], mel.shape[-1] * self.hop_length
+        length = mel.shape[-1] * self.hop_length
+        # torch.stft's reflect padding needs more than n_fft / 2 samples: pad very short mels
+        # with silent frames and cut their audio off again at the end
+        short = max(0, -(-self.n_fft // self.hop_length) - mel.shape[-1])
+        magnitude = torch.nn.functional.pad(self.magnitudes(mel), (0, short))
+        frames = magnitude.shape[-1]
+        padded_length = frames * self.hop_length
         phase = torch.rand(magnitude.shape, generator=generator, device="cpu").to(mel.device)
         angles = torch.polar(torch.ones_like(magnitude), 2 * torch.pi * phase)
         previous = torch.zeros_like(angles)
         for _ in range(self.n_iter):
-            rebuilt = self._stft(self._istft(magnitude * angles, length), frames)
+            rebuilt = self._stft(self._istft(magnitude * angles, padded_length), frames)
             accelerated = rebuilt - self.momentum / (1 + self.momentum) * previous
             angles = accelerated / accelerated.abs().clamp(min=1e-16)
             previous = rebuilt
-        return self._istft(magnitude * angles, length).clamp(-1.0, 1.0)
+        return self._istft(magnitude * angles, padded_length)[..., :length].clamp(-1.0, 1.0)
 
 
 def build_griffinlim(cfg: DictConfig, context) -> GriffinLim:
