@@ -34,6 +34,7 @@ TINY_REAL = [
     "acoustic.postnet_n_convolutions=2",
     "acoustic.early_stopping=false",
     "acoustic.max_decoder_steps=30",
+    "vocoder=waveglow",
     "vocoder.checkpoint=random",
     "vocoder.n_flows=4",
     "vocoder.n_early_every=2",

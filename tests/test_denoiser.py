@@ -105,15 +105,17 @@ TINY_TACOTRON2 = [
 
 @pytest.mark.filterwarnings("ignore::ttsfw.models.tacotron2.MaxDecoderStepsWarning")
 @pytest.mark.filterwarnings("ignore:utterance 1 reached max_decoder_steps")
-def test_default_pipeline_runs_waveglow_and_its_denoiser(golden):
+def test_waveglow_pipeline_runs_its_denoiser_by_default(golden):
     checkpoint = golden / "waveglow" / "ckpt_dle.pt"
-    tts = Pipeline.from_overrides([*TINY_TACOTRON2, f"vocoder.checkpoint={checkpoint}"])
+    tts = Pipeline.from_overrides(
+        [*TINY_TACOTRON2, "vocoder=waveglow", f"vocoder.checkpoint={checkpoint}"]
+    )
     assert isinstance(tts.vocoder, WaveGlow) and isinstance(tts.denoiser, WaveGlowDenoiser)
     assert tts.denoiser.strength == 0.01
     audio = tts.synthesize(["Hello."]).audio[0]
     assert audio.shape == (12 * 256,)
     plain = Pipeline.from_overrides(
-        [*TINY_TACOTRON2, f"vocoder.checkpoint={checkpoint}", "denoiser=none"]
+        [*TINY_TACOTRON2, "vocoder=waveglow", f"vocoder.checkpoint={checkpoint}", "denoiser=none"]
     )
     assert plain.denoiser is None
     assert not (

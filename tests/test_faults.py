@@ -257,7 +257,7 @@ def test_ctrl_c_leaves_complete_files_and_metrics_then_resume_finishes(tmp_path)
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=120)
     metrics = read_metrics(out)
-    assert metrics["status"] == "failed: KeyboardInterrupt"
+    assert metrics["status"] == "failed: KeyboardInterrupt", metrics
     finished = metrics["completed"]
     assert 1 <= len(finished) < len(lines)
     assert sorted(p.name for p in out.glob("*.wav")) == [f"{n:04d}.wav" for n in finished]

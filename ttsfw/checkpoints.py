@@ -20,11 +20,13 @@ _PREFIXES = ("module.1.", "module.")
 
 
 def resolve_checkpoint(spec: str | Path) -> Path:
-    """Turn a config value into the checkpoint file's path: a model-store name (see
-    ``python -m ttsfw download``) maps to the cached file, anything else is a path."""
+    """Turn a config value into the checkpoint file's path: a voice shipped in the package
+    (``ttsfw.voices``), a model-store name (see ``python -m ttsfw download``) mapping to the
+    cached file, else a path."""
     from .store import resolve  # store imports this module
+    from .voices import shipped_path
 
-    return resolve(spec)
+    return shipped_path(str(spec)) or resolve(spec)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
