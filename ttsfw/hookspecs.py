@@ -46,10 +46,13 @@ def ttsfw_config_search_path():
 
 @hookspec
 def ttsfw_before_write(utterance):
-    """Called with each finished :class:`ttsfw.pipeline.Utterance` before its audio is
-    written; may replace ``utterance.audio`` (post-processing)."""
+    """Called with each synthesised :class:`ttsfw.pipeline.Utterance` (one sentence of an input
+    line when long lines are split) before its audio is written; may replace
+    ``utterance.audio`` (post-processing)."""
 
 
 @hookspec
 def ttsfw_after_write(utterance, path):
-    """Called after an utterance's audio file is written to ``path`` (export, upload...)."""
+    """Called once per input line after its complete audio file is written to ``path``
+    (export, upload...); ``utterance.index`` and ``.text`` name the line, the audio is in the
+    file (``utterance.audio`` is empty)."""
