@@ -65,11 +65,6 @@ def test_nvidia_voice_says_how_to_download_it(tmp_path, monkeypatch):
         Pipeline.from_overrides([select("nvidia_ljspeech")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped weights are not trained to alignment yet (docs/voice.md); "
-    "remove this mark when the voice passes the WER gate",
-)
 def test_the_shipped_voice_speaks_a_short_sentence():
     tts = Pipeline.from_overrides([select("joe"), "vocoder.n_iter=8", "seed=1"])
     result = tts.synthesize(["Hello there, how are you?"])
