@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from conftest import TINY_TACOTRON2_DIMS
 from ttsfw import Pipeline
 from ttsfw.errors import ConfigError
 from ttsfw.models.denoiser import WaveGlowDenoiser, build_none, build_waveglow_bias
@@ -83,20 +84,7 @@ def test_needs_a_waveglow_vocoder(vocoder):
 
 
 TINY_TACOTRON2 = [
-    "acoustic.checkpoint=random",
-    "acoustic.symbols_embedding_dim=8",
-    "acoustic.encoder_embedding_dim=8",
-    "acoustic.encoder_kernel_size=3",
-    "acoustic.encoder_n_convolutions=1",
-    "acoustic.attention_rnn_dim=16",
-    "acoustic.attention_dim=8",
-    "acoustic.attention_location_n_filters=2",
-    "acoustic.attention_location_kernel_size=3",
-    "acoustic.decoder_rnn_dim=16",
-    "acoustic.prenet_dim=8",
-    "acoustic.postnet_embedding_dim=8",
-    "acoustic.postnet_kernel_size=3",
-    "acoustic.postnet_n_convolutions=1",
+    *TINY_TACOTRON2_DIMS,
     "acoustic.max_decoder_steps=12",
     "acoustic.gate_threshold=1.0",
     "acoustic.prenet_dropout=false",  # never stops: 12 frames

@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import TINY_TACOTRON2_DIMS
 from ttsfw import audio_io
 from ttsfw.config import compose_config
 from ttsfw.errors import CheckpointError, ConfigError
@@ -22,21 +23,7 @@ from ttsfw.runner import synthesize_job
 
 TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]
 TINY_TACOTRON2 = [
-    "acoustic=tacotron2",
-    "acoustic.checkpoint=random",
-    "acoustic.symbols_embedding_dim=8",
-    "acoustic.encoder_embedding_dim=8",
-    "acoustic.encoder_kernel_size=3",
-    "acoustic.encoder_n_convolutions=1",
-    "acoustic.attention_rnn_dim=16",
-    "acoustic.attention_dim=8",
-    "acoustic.attention_location_n_filters=2",
-    "acoustic.attention_location_kernel_size=3",
-    "acoustic.decoder_rnn_dim=16",
-    "acoustic.prenet_dim=8",
-    "acoustic.postnet_embedding_dim=8",
-    "acoustic.postnet_kernel_size=3",
-    "acoustic.postnet_n_convolutions=1",
+    *TINY_TACOTRON2_DIMS,
     # random weights never learned to stop: never stop early, decode max_decoder_steps frames
     "acoustic.max_decoder_steps=20",
     "acoustic.gate_threshold=1.0",
