@@ -212,6 +212,8 @@ def ttsfw(tmp_path: Path, *args: str, stdin: str | None = None, **popen) -> subp
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as in a terminal: a test runner started in the background inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         **popen,
     )
 
