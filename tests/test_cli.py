@@ -44,6 +44,7 @@ def test_text_is_spoken_into_the_run_dir(run, tmp_path):
     assert metrics["audio_seconds"] == pytest.approx(len(data) / 22050)
     assert metrics["rtf"] > 0 and metrics["samples_per_second"] > 0
     assert metrics["versions"]["plugins"]["toy"] == "ttsfw-toy 0.3.1"
+    assert result.stderr.strip().splitlines()[-1].startswith(f"ttsfw: 1 file(s), {len(data) / 22050:.1f} s of audio in {out}")
 
 
 def test_input_file_lines_are_named_by_line_number(run, tmp_path):

@@ -75,7 +75,18 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
             metrics, done, speaker.timer, time.perf_counter() - start, width, cfg.format
         )
         write_json(run_dir / "metrics.json", metrics)
+    print(_summary_line(metrics, run_dir), file=sys.stderr)
     return metrics
+
+
+def _summary_line(metrics: dict[str, Any], run_dir: Path) -> str:
+    """What the user sees at the end: where the files are and how fast it went."""
+    rtf = f", RTF {metrics['rtf']:.2f}" if metrics["rtf"] else ""
+    skipped = f", {len(metrics['skipped_lines'])} line(s) skipped" if metrics["skipped_lines"] else ""
+    return (
+        f"ttsfw: {len(metrics['files'])} file(s), {metrics['audio_seconds']:.1f} s of audio in "
+        f"{run_dir}{rtf}{skipped}"
+    )
 
 
 @dataclass(frozen=True)
