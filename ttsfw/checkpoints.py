@@ -10,13 +10,23 @@ from __future__ import annotations
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 
 from .errors import CheckpointError
 
 _PREFIXES = ("module.1.", "module.")
+
+Model = TypeVar("Model")
+
+
+def random_weights(seed: int, build: Callable[[], Model]) -> Model:
+    """``checkpoint: random``: build a model whose initial weights come from `seed`, leaving
+    the global RNG as it was (tests and benchmarks)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return build()
 
 
 def resolve_checkpoint(spec: str | Path) -> Path:

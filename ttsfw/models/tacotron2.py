@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..checkpoints import load_checkpoint, resolve_checkpoint, unwrap
+from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, unwrap
 from ..errors import ConfigError, InputError
 from ..hookspecs import hookimpl
 from ..quantize import check_quantize
@@ -292,9 +292,7 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
             "file, or a model-store name), or acoustic.checkpoint=random for random weights"
         )
     if str(checkpoint) == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(init_seed))
-            model = Tacotron2(config).eval()
+        model = random_weights(init_seed, lambda: Tacotron2(config).eval())
     else:
         symbols = getattr(context.frontend, "symbols", None)
         model = Tacotron2.from_checkpoint(

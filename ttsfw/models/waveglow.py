@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_checkpoint, resolve_checkpoint, unwrap
+from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, unwrap
 from ..errors import CheckpointError, ConfigError
 from ..hookspecs import hookimpl
 from ..registry import BuildContext
@@ -434,9 +434,7 @@ def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
             "model-store name), or vocoder.checkpoint=random for random weights"
         )
     if str(checkpoint) == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed)
-            return WaveGlow(config, sigma).eval()
+        return random_weights(init_seed, lambda: WaveGlow(config, sigma).eval())
     return load_waveglow(resolve_checkpoint(checkpoint), sigma).eval()
 
 

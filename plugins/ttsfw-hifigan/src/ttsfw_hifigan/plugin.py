@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import torch
 from torch import nn
 
-from ttsfw.checkpoints import resolve_checkpoint
+from ttsfw.checkpoints import random_weights, resolve_checkpoint
 from ttsfw.errors import ConfigError
 from ttsfw.hookspecs import hookimpl
 from ttsfw.registry import BuildContext
@@ -34,13 +33,15 @@ def build_hifigan(cfg: Any, context: BuildContext) -> Generator:
     arch = {key: cfg[key] for key in ARCH_FIELDS}
     arch["sample_rate"] = cfg.sample_rate
     if cfg.checkpoint == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.init_seed)
+
+        def build() -> Generator:
             model = Generator(**arch, n_mel_channels=cfg.n_mel_channels)
             for module in [*model.ups.modules(), *model.resblocks.modules()]:
                 if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
                     nn.init.normal_(module.weight, 0.0, 0.01)  # jik876's init_weights
-        return model
+            return model
+
+        return random_weights(cfg.init_seed, build)
     path = resolve_checkpoint(cfg.checkpoint)
     config_json = path.parent / "config.json"
     if config_json.is_file():
