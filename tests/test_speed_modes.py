@@ -6,6 +6,7 @@ must stay within the deviation from fp32 documented in docs/performance.md. No t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -67,19 +68,19 @@ def test_deviation_from_fp32_reports_the_mode_and_restores_the_model(golden, cas
     assert fp32 == {"mel_max_abs_deviation": 0.0, "mel_mean_abs_deviation": 0.0}
 
 
-def test_default_fp32_decoder_matches_the_unpacked_modules(golden, cases, fp32_outputs):
-    """The packed step (fused LSTM GEMVs, W^T layout) against a step written with the modules
-    themselves, as in training: equal within the golden tolerance."""
-    model, case = golden_model(golden), cases["b2"]
-    decoder = model.decoder
-    memory = fp32_outputs["b2"].encoder_outputs
-    pad_mask = torch.arange(memory.size(1)) >= case["lengths"].unsqueeze(1)
+def assert_packed_decoder_matches_the_unpacked_modules(model: Tacotron2, out, lengths) -> None:
+    """The packed step (fused LSTM GEMVs, W^T layout) of `out` against a step written with the
+    modules themselves, as in training, fed the previous step's r frames: equal within the
+    golden tolerance. Step k's n_mel * r outputs are frames k r .. k r + r - 1 of the mel."""
+    decoder, r = model.decoder, model.config.n_frames_per_step
+    memory = out.encoder_outputs
+    pad_mask = torch.arange(memory.size(1)) >= lengths.unsqueeze(1)
     with torch.inference_mode():
         processed = decoder.attention_layer.memory_layer(memory)
         state = decoder.initial_state(memory)
-        frame = memory.new_zeros(memory.size(0), 80)
-        for step in range(FIXED_STEPS.max_decoder_steps):
-            prenet = decoder.prenet(frame)
+        frames = memory.new_zeros(memory.size(0), 80 * r)
+        for step in range(out.gate.size(1)):
+            prenet = decoder.prenet(frames)
             state.attention_hidden, state.attention_cell = decoder.attention_rnn(
                 torch.cat((prenet, state.context), -1),
                 (state.attention_hidden, state.attention_cell),
@@ -93,8 +94,28 @@ def test_default_fp32_decoder_matches_the_unpacked_modules(golden, cases, fp32_o
                 torch.cat((state.attention_hidden, state.context), -1),
                 (state.decoder_hidden, state.decoder_cell),
             )
-            frame = decoder.linear_projection(torch.cat((state.decoder_hidden, state.context), 1))
-            torch.testing.assert_close(frame, fp32_outputs["b2"].mel[:, :, step], atol=1e-5, rtol=0)
+            frames = decoder.linear_projection(torch.cat((state.decoder_hidden, state.context), 1))
+            expected = out.mel[:, :, step * r : (step + 1) * r]
+            torch.testing.assert_close(
+                frames.unflatten(1, (r, 80)).transpose(1, 2), expected, atol=1e-5, rtol=0
+            )
+            torch.testing.assert_close(weights, out.alignments[:, step], atol=1e-5, rtol=0)
+
+
+def test_default_fp32_decoder_matches_the_unpacked_modules(golden, cases, fp32_outputs):
+    model, case = golden_model(golden), cases["b2"]
+    assert_packed_decoder_matches_the_unpacked_modules(model, fp32_outputs["b2"], case["lengths"])
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_packed_decoder_of_r_frames_matches_the_unpacked_modules(r):
+    torch.manual_seed(0)
+    config = replace(FIXED_STEPS, n_symbols=20, n_frames_per_step=r, max_decoder_steps=12)
+    model = Tacotron2(config).eval()
+    ids, lengths = torch.tensor([[3, 4, 5, 6, 7], [8, 9, 10, 0, 0]]), torch.tensor([5, 3])
+    out = model.infer_full(ids, lengths)
+    assert out.mel.shape == (2, 80, 12 * r) and out.alignments.shape == (2, 12, 5)
+    assert_packed_decoder_matches_the_unpacked_modules(model, out, lengths)
 
 
 def test_weights_are_packed_once_and_repacked_after_loading(golden, cases):

@@ -174,21 +174,77 @@ def test_config_accepts_dle_kwargs_and_rejects_unknown(golden):
     )
     with pytest.raises(ConfigError, match="unknown tacotron2 option.*max_decoder_step\\b"):
         Tacotron2Config.from_mapping({"max_decoder_step": 10})
-    with pytest.raises(ConfigError, match="n_frames_per_step=2 is not supported"):
-        Tacotron2Config(n_frames_per_step=2)
+    for r in (0, -1):
+        with pytest.raises(ConfigError, match=f"n_frames_per_step .* at least 1, got {r}"):
+            Tacotron2Config(n_frames_per_step=r)
 
 
-def test_nvidia_layout_file_written_on_the_fly(tmp_path):
-    source = tiny_model()
+@pytest.mark.parametrize("r", [2, 3])
+def test_r_frames_per_step_decode_in_steps_of_r(r):
+    model = tiny_model(n_frames_per_step=r, max_decoder_steps=7, early_stopping=False)
+    ids, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
+    out = model.infer_full(ids, lengths)
+    assert out.mel.shape == out.mel_postnet.shape == (2, 80, 7 * r)
+    assert out.gate.shape == (2, 7) and out.alignments.shape == (2, 7, 4)
+    torch.testing.assert_close(out.alignments.sum(2), torch.ones(2, 7))
+    assert torch.all(out.alignments[1, :, 2:] == 0)
+    steps_before_stop = (torch.sigmoid(out.gate) <= 0.5).int().cumprod(1).sum(1)
+    assert out.mel_lengths.tolist() == (steps_before_stop * r).tolist()
+
+
+@pytest.mark.parametrize("r", [2, 3])
+def test_max_decoder_steps_counts_steps_of_r_frames(r):
+    model = tiny_model(n_frames_per_step=r, max_decoder_steps=7)
+    ids, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
+    gate_bias = model.decoder.gate_layer.linear_layer.bias
+    with torch.no_grad():
+        gate_bias.fill_(-50.0)  # the gate never fires
+    with pytest.warns(MaxDecoderStepsWarning, match=f"max_decoder_steps=7 .* cut at {7 * r} "):
+        out = model.infer_full(ids, lengths)
+    assert out.mel.shape == (2, 80, 7 * r) and out.alignments.shape == (2, 7, 4)
+    assert out.mel_lengths.tolist() == [7 * r, 7 * r] and out.hit_max_steps == [0, 1]
+    with torch.no_grad():
+        gate_bias.fill_(50.0)  # it fires at the first step, which is left out (DLE)
+    with no_max_steps_warning():
+        out = model.infer_full(ids, lengths)
+    assert out.mel.shape == (2, 80, r) and out.mel_lengths.tolist() == [0, 0]
+
+
+def test_steps_hold_r_consecutive_frames_frame_major():
+    decoder = tiny_model(n_frames_per_step=3).decoder
+    mel = torch.randn(2, 80, 6)
+    steps = decoder.frames_to_steps(mel)
+    assert steps.shape == (2, 2, 240)
+    assert torch.equal(steps[1, 0].view(3, 80), mel[0, :, 3:6].T)  # step 1 = frames 3, 4, 5
+    assert torch.equal(decoder.steps_to_frames(steps), mel)
+    with pytest.raises(ValueError, match="7 mel frames are not a multiple of n_frames_per_step=3"):
+        decoder.frames_to_steps(torch.randn(2, 80, 7))
+
+
+@pytest.mark.parametrize("r", [1, 2])
+def test_nvidia_layout_file_written_on_the_fly(tmp_path, r):
+    source = tiny_model(n_frames_per_step=r)
     state = {k: v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
     path = tmp_path / "tacotron2_statedict.pt"
     torch.save({"state_dict": state}, path)  # no config, no prefix, no num_batches_tracked
     loaded = Tacotron2.from_checkpoint(
         path, Tacotron2Config(max_decoder_steps=12, prenet_dropout=False)
     )
-    assert loaded.config == source.config
+    assert loaded.config == source.config and loaded.config.n_frames_per_step == r
     ids, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
     assert torch.equal(loaded.infer(ids, lengths)[0], source.infer(ids, lengths)[0])
+
+
+def test_prenet_and_projection_must_agree_on_r(tmp_path):
+    state = tiny_model(n_frames_per_step=2).state_dict()
+    for name in ("weight", "bias"):
+        key = f"decoder.linear_projection.linear_layer.{name}"
+        state[key] = state[key][:80]  # a projection of one frame behind a prenet of two
+    torch.save({"state_dict": state}, tmp_path / "edited.pt")
+    with pytest.raises(
+        CheckpointError, match="prenet reads 160 values and its mel projection writes 80"
+    ):
+        Tacotron2.from_checkpoint(tmp_path / "edited.pt")
 
 
 def test_dle_layout_file_with_prefix_and_config(tmp_path):

@@ -22,7 +22,7 @@ from ttsfw.train.data import (
     load_examples,
     read_filelist,
 )
-from ttsfw.train.losses import guided_attention_weights
+from ttsfw.train.losses import guided_attention_weights, tacotron2_losses
 from ttsfw.train.teacher_forcing import teacher_forced
 from ttsfw.train.trainer import LAST, Trainer, compose_train_config
 
@@ -120,15 +120,19 @@ def test_mels_are_the_inference_mels_and_are_cached(corpus):
     assert all(torch.equal(a.mel, b.mel) for a, b in zip(examples, again))
 
 
-def test_collate_sorts_pads_and_marks_the_stop_frame(corpus):
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_collate_sorts_pads_and_marks_the_stop_step(corpus, r):
     examples = load_examples(corpus / "train.txt", EnglishFrontend(), MelSpectrogram())
-    batch = collate(examples[:3])
+    batch = collate(examples[:3], r)
     assert batch.text_lengths.tolist() == sorted(batch.text_lengths.tolist(), reverse=True)
-    short = int(batch.mel_lengths.argmin())
-    frames = int(batch.mel_lengths[short])
-    assert batch.gate_targets[short, : frames - 1].sum() == 0
-    assert (batch.gate_targets[short, frames - 1 :] == 1).all()
-    assert (batch.mels[short, :, frames:] == np.log(1e-5)).all()
+    steps = [-(-n // r) for n in batch.mel_lengths.tolist()]  # ceil(frames / r)
+    assert batch.step_lengths.tolist() == steps
+    assert batch.mels.shape[2] == max(steps) * r and batch.gate_targets.shape == (3, max(steps))
+    for row, frames in enumerate(batch.mel_lengths.tolist()):
+        last_step = (frames - 1) // r  # the step holding the last real frame
+        assert batch.gate_targets[row, :last_step].sum() == 0
+        assert (batch.gate_targets[row, last_step:] == 1).all()
+        assert (batch.mels[row, :, frames:] == np.log(1e-5)).all()
 
 
 def test_length_buckets_cover_every_item_once_and_are_reproducible():
@@ -153,9 +157,11 @@ def test_guided_attention_is_zero_on_the_diagonal_and_outside_the_item():
     assert (weights[1, 10:] == 0).all() and (weights[1, :, 5:] == 0).all()
 
 
-def test_teacher_forcing_on_its_own_output_reproduces_inference():
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_teacher_forcing_on_its_own_output_reproduces_inference(r):
     torch.manual_seed(0)
     config = Tacotron2Config(
+        n_frames_per_step=r,
         symbols_embedding_dim=32,
         encoder_embedding_dim=32,
         attention_rnn_dim=32,
@@ -172,27 +178,50 @@ def test_teacher_forcing_on_its_own_output_reproduces_inference():
     lengths = torch.tensor([12, 7])
     ids[1, 7:] = 0
     out = model.infer_full(ids, lengths)
+    assert out.mel.shape[2] == 25 * r and out.alignments.shape[1] == 25
     forced = teacher_forced(model, ids, lengths, out.mel, 0.0, 0.0)
     for name in ("mel", "mel_postnet", "gate", "alignments"):
         assert torch.allclose(getattr(forced, name), getattr(out, name), atol=1e-5), name
 
 
+def test_mel_losses_leave_out_the_frames_that_pad_the_last_step(corpus):
+    examples = load_examples(corpus / "train.txt", EnglishFrontend(), MelSpectrogram())
+    batch = collate(examples[:3], 3)
+    torch.manual_seed(0)
+    model = Tacotron2(Tacotron2Config(n_frames_per_step=3, max_decoder_steps=5)).eval()
+    out = teacher_forced(model, batch.ids, batch.text_lengths, batch.mels, 0.0, 0.0)
+    assert out.gate.shape == out.alignments.shape[:2] == batch.gate_targets.shape
+    losses = tacotron2_losses(out, batch, 0.2, 1.0)
+    frames = torch.arange(batch.mels.shape[2])
+    padding = (frames >= batch.mel_lengths[:, None]).unsqueeze(1)
+    assert padding.any()
+    out.mel, out.mel_postnet = out.mel + 100 * padding, out.mel_postnet - 100 * padding
+    assert tacotron2_losses(out, batch, 0.2, 1.0) == losses
+
+
 # -- the loop ---------------------------------------------------------------------------------
-def test_training_reduces_the_loss_and_resumes_exactly(corpus, tmp_path):
-    straight = Trainer(tiny_config(corpus, tmp_path / "straight", "max_steps=12"))
+@pytest.mark.parametrize("r", [1, 2])
+def test_training_reduces_the_loss_and_resumes_exactly(corpus, tmp_path, r):
+    def run(name, max_steps):
+        overrides = [f"model.n_frames_per_step={r}", f"max_steps={max_steps}"]
+        return Trainer(tiny_config(corpus, tmp_path / name, *overrides))
+
+    straight = run("straight", 12)
     history = straight.fit()
     totals = [h["total"] for h in history if "total" in h]
     assert totals[-1] < 0.8 * totals[0]
     assert (tmp_path / "straight" / "plots" / "step_0000006.png").is_file()
     assert any("val_total" in h for h in history)
 
-    Trainer(tiny_config(corpus, tmp_path / "split", "max_steps=6")).fit()
-    resumed = Trainer(tiny_config(corpus, tmp_path / "split", "max_steps=12"))
+    run("split", 6).fit()
+    resumed = run("split", 12)
     assert resumed.step == 6
     resumed.fit()
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
     assert resumed.history == history
+    loaded = Tacotron2.from_checkpoint(tmp_path / "split" / LAST)
+    assert loaded.config.n_frames_per_step == r
 
 
 def test_resume_refuses_a_weights_only_file(corpus, tmp_path):

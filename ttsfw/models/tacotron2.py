@@ -3,6 +3,10 @@
 Inference follows NVIDIA DeepLearningExamples (DLE) ``Tacotron2.infer``: batched, with the
 attention mask, rows decoded longest first, per-item stop with DLE ``mel_lengths``; prenet
 dropout stays on. Items come back in the caller's order.
+
+``n_frames_per_step`` (r) follows NVIDIA/tacotron2: each decoder step emits r mel frames and
+one stop-gate logit, so the mel has T_steps * r frames and the alignment one row per step;
+``max_decoder_steps`` counts steps (at most max_decoder_steps * r frames).
 """
 
 from __future__ import annotations
@@ -59,10 +63,10 @@ class Tacotron2Config:
     prenet_dropout: bool = True
 
     def __post_init__(self) -> None:
-        if self.n_frames_per_step != 1:
+        if self.n_frames_per_step < 1:
             raise ConfigError(
-                f"tacotron2: n_frames_per_step={self.n_frames_per_step} is not supported; "
-                f"only 1 (as in every published NVIDIA model)"
+                f"tacotron2: n_frames_per_step (mel frames per decoder step) must be at least 1, "
+                f"got {self.n_frames_per_step}"
             )
         if self.symbols_embedding_dim != self.encoder_embedding_dim:
             raise ConfigError(
@@ -102,27 +106,28 @@ class Tacotron2Config:
 class Tacotron2Output:
     """Everything one inference produces; items in the caller's order."""
 
-    mel_postnet: torch.Tensor  # (B, n_mel, T_out) the model's output
-    mel_lengths: torch.Tensor  # (B,) int32 valid frames (stop frame excluded, DLE semantics)
-    alignments: torch.Tensor  # (B, T_out, T_in) attention weights, zero at padding
+    mel_postnet: torch.Tensor  # (B, n_mel, T_out) the model's output, T_out = T_steps * r
+    mel_lengths: torch.Tensor  # (B,) int32 valid frames, a multiple of r (stop step excluded, DLE)
+    alignments: torch.Tensor  # (B, T_steps, T_in) attention weights per step, zero at padding
     mel: torch.Tensor  # (B, n_mel, T_out) decoder output before the postnet
-    gate: torch.Tensor  # (B, T_out) stop-gate logits
+    gate: torch.Tensor  # (B, T_steps) stop-gate logits
     encoder_outputs: torch.Tensor  # (B, T_in, encoder_embedding_dim), zero at padding
     #: caller indices of the items whose gate never fired within max_decoder_steps
     hit_max_steps: list[int]
 
 
 class MaxDecoderStepsWarning(UserWarning):
-    """Items reached max_decoder_steps without the stop gate firing (``items``: caller indices)."""
+    """Items reached max_decoder_steps (decoder steps of `frames_per_step` frames each) without
+    the stop gate firing (``items``: caller indices)."""
 
-    def __init__(self, items: list[int], max_steps: int):
+    def __init__(self, items: list[int], max_steps: int, frames_per_step: int = 1):
         self.items = items
         self.max_steps = max_steps
         super().__init__(
             f"Tacotron2 reached max_decoder_steps={max_steps} without the stop gate firing for "
-            f"batch item(s) {items}: their speech is cut at {max_steps} frames (raise "
-            f"acoustic.max_decoder_steps for long sentences; a text without final punctuation "
-            f"may never stop)"
+            f"batch item(s) {items}: their speech is cut at {max_steps * frames_per_step} frames "
+            f"(raise acoustic.max_decoder_steps for long sentences; a text without final "
+            f"punctuation may never stop)"
         )
 
 
@@ -150,6 +155,7 @@ class Tacotron2(AcousticModel):
             c.attention_location_n_filters,
             c.attention_location_kernel_size,
             prenet_dropout=c.prenet_dropout,
+            n_frames_per_step=c.n_frames_per_step,
         )
         self.postnet = Postnet(
             c.n_mel_channels,
@@ -209,10 +215,11 @@ class Tacotron2(AcousticModel):
         mel_postnet = out.mel + self.postnet(out.mel)
         extra = ids.size(1) - width
         mel_lengths = out.mel_lengths[restore]
-        hit = (mel_lengths == c.max_decoder_steps).nonzero().flatten().tolist()
+        r = c.n_frames_per_step
+        hit = (mel_lengths == c.max_decoder_steps * r).nonzero().flatten().tolist()
         self.last_hit_max_steps = hit
         if hit and c.early_stopping:
-            warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps), stacklevel=3)
+            warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps, r), stacklevel=3)
         return Tacotron2Output(
             mel_postnet=mel_postnet[restore],
             mel_lengths=mel_lengths,
@@ -227,8 +234,8 @@ class Tacotron2(AcousticModel):
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
-        alignments (B, T_out, T_in). Items whose gate never fired are listed in
-        ``last_hit_max_steps`` (and warned about when early stopping is on)."""
+        alignments (B, T_steps, T_in) with T_out = T_steps * r. Items whose gate never fired
+        are listed in ``last_hit_max_steps`` (and warned about when early stopping is on)."""
         out = self.infer_full(ids, lengths, generator)
         return out.mel_postnet, out.mel_lengths, out.alignments
 

@@ -2,7 +2,8 @@
 
 Attribute names are chosen so that ``state_dict`` keys equal NVIDIA's (e.g.
 ``decoder.attention_layer.location_layer.location_conv.conv.weight``). Shapes: B = batch,
-T_in = input symbols, T_out = decoder steps, E = encoder_embedding_dim.
+T_in = input symbols, T_steps = decoder steps, r = n_frames_per_step (mel frames per step),
+T_out = T_steps * r mel frames, E = encoder_embedding_dim.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class Prenet(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """x (B, n_mel) -> (B, prenet_dim). Draws one (B, prenet_dim) keep-mask per layer."""
+        """x (..., n_mel * r) -> (..., prenet_dim). Draws one keep-mask per layer."""
         for layer in self.layers:
             x = F.relu(layer(x))
             if self.dropout:
@@ -189,15 +190,19 @@ class DecoderState:
 
 @dataclass
 class DecoderOutput:
-    mel: torch.Tensor  # (B, n_mel, T_out), before the postnet
-    gate: torch.Tensor  # (B, T_out) stop-gate logits
-    alignments: torch.Tensor  # (B, T_out, T_in)
-    #: (B,) int32 frames before the gate fired (max_decoder_steps if it never did)
+    mel: torch.Tensor  # (B, n_mel, T_steps * r), before the postnet
+    gate: torch.Tensor  # (B, T_steps) stop-gate logits, one per step
+    alignments: torch.Tensor  # (B, T_steps, T_in), one row per step
+    #: (B,) int32 frames of the steps before the gate fired (r * max_steps if it never did)
     mel_lengths: torch.Tensor
 
 
 class Decoder(nn.Module):
-    """Autoregressive decoder: one mel frame and one stop-gate logit per step."""
+    """Autoregressive decoder: r mel frames and one stop-gate logit per step.
+
+    With r > 1 (NVIDIA/tacotron2's layout) the projection emits the step's r frames as one
+    (n_mel * r) vector, frame-major, and the prenet reads the previous step's r frames.
+    """
 
     def __init__(
         self,
@@ -210,15 +215,19 @@ class Decoder(nn.Module):
         location_n_filters: int,
         location_kernel_size: int,
         prenet_dropout: bool = True,
+        n_frames_per_step: int = 1,
     ):
         super().__init__()
-        self.prenet = Prenet(n_mel_channels, prenet_dim, dropout=prenet_dropout)
+        self.n_mel_channels = n_mel_channels
+        self.n_frames_per_step = n_frames_per_step
+        step_dim = n_mel_channels * n_frames_per_step
+        self.prenet = Prenet(step_dim, prenet_dim, dropout=prenet_dropout)
         self.attention_rnn = nn.LSTMCell(prenet_dim + encoder_dim, attention_rnn_dim)
         self.attention_layer = Attention(
             attention_rnn_dim, encoder_dim, attention_dim, location_n_filters, location_kernel_size
         )
         self.decoder_rnn = nn.LSTMCell(attention_rnn_dim + encoder_dim, decoder_rnn_dim)
-        self.linear_projection = XavierLinear(decoder_rnn_dim + encoder_dim, n_mel_channels)
+        self.linear_projection = XavierLinear(decoder_rnn_dim + encoder_dim, step_dim)
         self.gate_layer = XavierLinear(decoder_rnn_dim + encoder_dim, 1, gain="sigmoid")
         #: how `forward` (inference) packs the per-step weights: one of WEIGHT_FORMATS
         self.weight_format = "fp32"
@@ -237,6 +246,20 @@ class Decoder(nn.Module):
             zeros(batch, memory.size(2)),
             zeros(batch, 2, time),
         )
+
+    def frames_to_steps(self, mel: torch.Tensor) -> torch.Tensor:
+        """mel (B, n_mel, T_steps * r) -> (T_steps, B, n_mel * r): each step's r frames."""
+        r = self.n_frames_per_step
+        if mel.size(2) % r:
+            raise ValueError(
+                f"{mel.size(2)} mel frames are not a multiple of n_frames_per_step={r}; "
+                f"pad them (train.data.collate does)"
+            )
+        return mel.permute(2, 0, 1).unflatten(0, (-1, r)).transpose(1, 2).flatten(2)
+
+    def steps_to_frames(self, steps: torch.Tensor) -> torch.Tensor:
+        """(T_steps, B, n_mel * r) per-step outputs -> mel (B, n_mel, T_steps * r)."""
+        return steps.unflatten(2, (-1, self.n_mel_channels)).permute(1, 3, 0, 2).flatten(2)
 
     def __getstate__(self) -> dict:
         """Pickles (torch.save of the module, multiprocessing) leave the packed weights behind."""
@@ -271,8 +294,9 @@ class Decoder(nn.Module):
 
         Every item is decoded until all gates have fired (or for `max_steps` steps without early
         stopping); an item whose sigmoid(gate) first exceeds `gate_threshold` at step k gets
-        mel_length k - 1 (DLE semantics), one that never fires gets `max_steps`. The state stays
-        fp32 whatever the autocast context; only the packed weights follow `weight_format`.
+        mel_length (k - 1) * r (DLE semantics: the stop step is left out), one that never fires
+        gets max_steps * r. The state stays fp32 whatever the autocast context; only the packed
+        weights follow `weight_format`.
         """
         with torch.autocast(memory.device.type, enabled=False):
             return self._decode(
@@ -282,30 +306,30 @@ class Decoder(nn.Module):
     def _decode(self, memory, pad_mask, max_steps, gate_threshold, early_stopping, generator):
         weights = self.packed()
         batch, time, _ = memory.shape
-        n_mel = self.linear_projection.linear_layer.out_features
-        frame_gate = memory.new_empty(max_steps, batch, n_mel + 1)  # frame and gate logit
+        step_dim = self.linear_projection.linear_layer.out_features  # n_mel * r
+        frames_gate = memory.new_empty(max_steps, batch, step_dim + 1)  # r frames and gate logit
         alignments = memory.new_empty(max_steps, batch, time)
-        mel_lengths = torch.zeros(batch, dtype=torch.int32, device=memory.device)
+        step_lengths = torch.zeros(batch, dtype=torch.int32, device=memory.device)
         not_finished = torch.ones(batch, dtype=torch.int32, device=memory.device)
 
         processed_memory = self.attention_layer.memory_layer(memory)
         state = self.initial_state(memory)
-        frame = memory.new_zeros(batch, n_mel)  # the all-zero <GO> frame
+        frames = memory.new_zeros(batch, step_dim)  # the all-zero <GO> frames
         for step in range(max_steps):
-            prenet_out = weights.prenet(frame, self.prenet.dropout, generator)
-            frame_gate[step] = weights.step(prenet_out, state, memory, processed_memory, pad_mask)
+            prenet_out = weights.prenet(frames, self.prenet.dropout, generator)
+            frames_gate[step] = weights.step(prenet_out, state, memory, processed_memory, pad_mask)
             alignments[step] = state.weights_cat[:, 0]
-            frame, gate_logit = frame_gate[step, :, :n_mel], frame_gate[step, :, n_mel]
+            frames, gate_logit = frames_gate[step, :, :step_dim], frames_gate[step, :, step_dim]
             not_finished *= (torch.sigmoid(gate_logit) <= gate_threshold).to(torch.int32)
-            mel_lengths += not_finished
+            step_lengths += not_finished
             if early_stopping and not not_finished.any():
                 break
         steps = step + 1
         return DecoderOutput(
-            frame_gate[:steps, :, :n_mel].permute(1, 2, 0),
-            frame_gate[:steps, :, n_mel].t(),
+            self.steps_to_frames(frames_gate[:steps, :, :step_dim]),
+            frames_gate[:steps, :, step_dim].t(),
             alignments[:steps].transpose(0, 1),
-            mel_lengths,
+            step_lengths * self.n_frames_per_step,
         )
 
 
@@ -358,7 +382,7 @@ def lstm_update(gates: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, 
 
 class PackedDecoder:
     """A decoder's per-step weights packed for inference: each LSTM cell as one matrix over
-    cat(input, h), the mel projection and the stop gate as one (n_mel + 1)-output linear."""
+    cat(input, h), the mel projection and the stop gate as one (n_mel * r + 1)-output linear."""
 
     def __init__(self, decoder: Decoder, weight_format: str):
         if weight_format not in WEIGHT_FORMATS:
@@ -383,10 +407,11 @@ class PackedDecoder:
         )
 
     def prenet(
-        self, frame: torch.Tensor, dropout: bool, generator: torch.Generator | None
+        self, frames: torch.Tensor, dropout: bool, generator: torch.Generator | None
     ) -> torch.Tensor:
-        """Previous frame (B, n_mel) -> (B, prenet_dim), with the Prenet's dropout draws."""
-        x = frame
+        """Previous step's frames (B, n_mel * r) -> (B, prenet_dim), with the Prenet's dropout
+        draws."""
+        x = frames
         for layer in self.prenet_layers:
             x = F.relu(layer(x))
             if dropout:
@@ -401,7 +426,8 @@ class PackedDecoder:
         processed_memory: torch.Tensor,
         pad_mask: torch.Tensor,
     ) -> torch.Tensor:
-        """One decoder step; updates `state` in place -> frame and gate logit (B, n_mel + 1)."""
+        """One decoder step; updates `state` in place -> r frames and gate logit
+        (B, n_mel * r + 1)."""
         gates = self.attention_gates(
             torch.cat((prenet_out, state.context, state.attention_hidden), -1)
         )

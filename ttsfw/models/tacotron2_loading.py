@@ -33,6 +33,7 @@ def architecture_from_tensors(
     n_symbols, symbols_embedding_dim = shape("embedding.weight")
     encoder_dim, _, encoder_kernel = shape("encoder.convolutions.0.0.conv.weight")
     prenet_dim, prenet_in = shape("decoder.prenet.layers.0.linear_layer.weight")
+    projection_out = shape("decoder.linear_projection.linear_layer.weight")[0]
     n_filters, _, location_kernel = shape(
         "decoder.attention_layer.location_layer.location_conv.conv.weight"
     )
@@ -47,7 +48,7 @@ def architecture_from_tensors(
         attention_dim=shape("decoder.attention_layer.query_layer.linear_layer.weight")[0],
         attention_location_n_filters=n_filters,
         attention_location_kernel_size=location_kernel,
-        n_frames_per_step=prenet_in // n_mel,
+        n_frames_per_step=_frames_per_step(prenet_in, projection_out, n_mel, path),
         decoder_rnn_dim=shape("decoder.decoder_rnn.weight_hh")[1],
         prenet_dim=prenet_dim,
         postnet_embedding_dim=postnet_dim,
@@ -55,6 +56,18 @@ def architecture_from_tensors(
         postnet_n_convolutions=_count(state_dict, "postnet.convolutions"),
         n_mel_channels=n_mel,
     )
+
+
+def _frames_per_step(prenet_in: int, projection_out: int, n_mel: int, path: str | Path) -> int:
+    """r, from the prenet's input (the previous step's n_mel * r frames) and the mel
+    projection's output (the step's n_mel * r frames), which must agree."""
+    if prenet_in != projection_out or prenet_in % n_mel:
+        raise CheckpointError(
+            f"{path}: the decoder's prenet reads {prenet_in} values and its mel projection "
+            f"writes {projection_out}; both must be n_mel_channels ({n_mel}) x "
+            f"n_frames_per_step (edited or damaged file?)"
+        )
+    return prenet_in // n_mel
 
 
 def check_state_dict(

@@ -39,13 +39,15 @@ class Example:
 
 @dataclass
 class Batch:
-    """Rows sorted by text length, descending (the encoder packs them)."""
+    """Rows sorted by text length, descending (the encoder packs them). With r mel frames per
+    decoder step (n_frames_per_step), T_out = T_steps * r."""
 
     ids: torch.Tensor  # (B, T_in) zero-padded
     text_lengths: torch.Tensor  # (B,)
-    mels: torch.Tensor  # (B, n_mel, T_out) padded with LOG_MEL_FLOOR
-    mel_lengths: torch.Tensor  # (B,)
-    gate_targets: torch.Tensor  # (B, T_out): 1 from the last frame on
+    mels: torch.Tensor  # (B, n_mel, T_out) padded with LOG_MEL_FLOOR to a multiple of r
+    mel_lengths: torch.Tensor  # (B,) real frames
+    step_lengths: torch.Tensor  # (B,) decoder steps holding real frames: ceil(mel_lengths / r)
+    gate_targets: torch.Tensor  # (B, T_steps): 1 from the step holding the last frame on
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(*(t.to(device, non_blocking=True) for t in vars(self).values()))
@@ -108,19 +110,22 @@ def load_examples(filelist: str | Path, frontend: Frontend, mel: MelSpectrogram)
     return [Example(row[0], m) for row, m in zip(ids, mels)]
 
 
-def collate(examples: list[Example]) -> Batch:
+def collate(examples: list[Example], n_frames_per_step: int = 1) -> Batch:
+    """Pad a batch for a decoder that emits `n_frames_per_step` (r) frames per step."""
+    r = n_frames_per_step
     examples = sorted(examples, key=lambda e: len(e.ids), reverse=True)
     batch, n_mel = len(examples), examples[0].mel.shape[0]
     text_lengths = torch.tensor([len(e.ids) for e in examples])
     mel_lengths = torch.tensor([e.frames for e in examples])
+    step_lengths = (mel_lengths + r - 1) // r
     ids = torch.zeros(batch, int(text_lengths.max()), dtype=torch.long)
-    mels = torch.full((batch, n_mel, int(mel_lengths.max())), LOG_MEL_FLOOR)
-    gate = torch.ones(batch, mels.shape[2])
+    mels = torch.full((batch, n_mel, int(step_lengths.max()) * r), LOG_MEL_FLOOR)
+    gate = torch.ones(batch, int(step_lengths.max()))
     for row, example in enumerate(examples):
         ids[row, : len(example.ids)] = example.ids
         mels[row, :, : example.frames] = dequantise(example.mel)
-        gate[row, : example.frames - 1] = 0.0
-    return Batch(ids, text_lengths, mels, mel_lengths, gate)
+        gate[row, : step_lengths[row] - 1] = 0.0
+    return Batch(ids, text_lengths, mels, mel_lengths, step_lengths, gate)
 
 
 class LengthBucketBatches:

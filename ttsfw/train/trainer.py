@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..models.tacotron2 import Tacotron2, Tacotron2Config
 from ..plugins import get_registry
 from ..registry import BuildContext
-from .data import Batch, LengthBucketBatches, collate, load_examples
+from .data import Batch, Example, LengthBucketBatches, collate, load_examples
 from .losses import tacotron2_losses
 from .teacher_forcing import TrainingOutput, teacher_forced
 
@@ -96,7 +96,7 @@ class Trainer:
         running: dict[str, float] = {}
         while self.step < cfg.max_steps:
             epoch, index, indices = next(positions)
-            losses = self.train_step(collate([self.train_set[i] for i in indices]))
+            losses = self.train_step(self.collate([self.train_set[i] for i in indices]))
             self.step, self.epoch, self.index = self.step + 1, epoch, index + 1
             for name, value in losses.items():
                 running[name] = running.get(name, 0.0) + value / cfg.log_every
@@ -116,6 +116,10 @@ class Trainer:
         cfg = self.cfg
         decayed = cfg.lr * 0.5 ** (max(0, self.step - cfg.lr_decay_start) / cfg.lr_half_life)
         return max(cfg.lr_min, decayed)
+
+    def collate(self, examples: list[Example]) -> Batch:
+        """A padded batch for the model's n_frames_per_step."""
+        return collate(examples, self.model.config.n_frames_per_step)
 
     def forward(self, batch: Batch) -> tuple[TrainingOutput, dict[str, torch.Tensor]]:
         cfg = self.cfg
@@ -163,7 +167,7 @@ class Trainer:
             totals: dict[str, float] = {}
             size = self.cfg.batch_size
             for start in range(0, len(self.val_set), size):
-                batch = collate(self.val_set[start : start + size])
+                batch = self.collate(self.val_set[start : start + size])
                 out, losses = self.forward(batch.to(self.device))
                 for name, value in losses.items():
                     totals[name] = totals.get(name, 0.0) + float(value) * len(batch.ids) / len(
@@ -189,9 +193,10 @@ class Trainer:
         import matplotlib.pyplot as plt
 
         frames, symbols = int(batch.mel_lengths[0]), int(batch.text_lengths[0])
+        steps = int(batch.step_lengths[0])
         fig, axes = plt.subplots(3, 1, figsize=(8, 9))
         panels = [
-            (out.alignments[0, :frames, :symbols].T, "alignment (symbols x frames)"),
+            (out.alignments[0, :steps, :symbols].T, "alignment (symbols x decoder steps)"),
             (batch.mels[0, :, :frames], "target mel"),
             (out.mel_postnet[0, :, :frames], "predicted mel (teacher-forced)"),
         ]
