@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, unwrap
+from ..devices import PRECISIONS
 from ..errors import CheckpointError, ConfigError
 from ..hookspecs import hookimpl
 from ..registry import BuildContext
@@ -210,19 +211,27 @@ class WN(nn.Module):
             nn.init.zeros_(self.end.bias)
 
     def forward(self, audio: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Inference only: the activations are updated in place (no autograd through this)."""
         channels = self.n_channels
-        audio = self.start(audio)
-        cond = self.cond_layer(cond)
-        skip = 0
+        audio = pointwise(self.start, audio)
+        cond = pointwise(self.cond_layer, cond)
+        skip = None
         for i, (in_layer, res_skip_layer) in enumerate(zip(self.in_layers, self.res_skip_layers)):
-            acts = in_layer(audio) + cond[:, 2 * channels * i : 2 * channels * (i + 1)]
-            acts = torch.tanh(acts[:, :channels]) * torch.sigmoid(acts[:, channels:])
-            res_skip = res_skip_layer(acts)
+            acts = in_layer(audio).add_(cond[:, 2 * channels * i : 2 * channels * (i + 1)])
+            gated = acts[:, :channels].tanh_().mul_(acts[:, channels:].sigmoid_())
+            res_skip = pointwise(res_skip_layer, gated)
             if i < self.n_layers - 1:
-                audio = res_skip[:, :channels] + audio
+                audio = audio.add_(res_skip[:, :channels])
                 res_skip = res_skip[:, channels:]
-            skip = skip + res_skip
-        return self.end(skip)
+            skip = res_skip if skip is None else skip.add_(res_skip)
+        return pointwise(self.end, skip)
+
+
+def pointwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution, x (B, C_in, L) -> (B, C_out, L), as one batched GEMM: MKL's GEMM
+    measured faster here than the convolution kernel for these shapes."""
+    weight = conv.weight[:, :, 0]
+    return torch.baddbmm(conv.bias[:, None], weight.expand(x.size(0), *weight.shape), x)
 
 
 class WaveGlow(Vocoder):
@@ -434,8 +443,12 @@ def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
             "model-store name), or vocoder.checkpoint=random for random weights"
         )
     if str(checkpoint) == "random":
-        return random_weights(init_seed, lambda: WaveGlow(config, sigma).eval())
-    return load_waveglow(resolve_checkpoint(checkpoint), sigma).eval()
+        model = random_weights(init_seed, lambda: WaveGlow(config, sigma))
+    else:
+        model = load_waveglow(resolve_checkpoint(checkpoint), sigma)
+    # reduced precision: the weights are stored in it once, instead of autocast casting them
+    # on every call; W^-1 and the affine steps stay float32 (see `WaveGlow`)
+    return model.to(PRECISIONS[context.precision]).eval()
 
 
 @hookimpl
