@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import types
 
@@ -267,3 +268,33 @@ def test_auto_picks_mlu_when_there_is_no_cuda(fake_mlu):
     assert isinstance(build("auto"), MLUBackend)
     fake_mlu.available = False
     assert isinstance(build("auto"), CPUBackend)
+
+
+MMAPPED_AFTER_PREPARE = """
+import ctypes, torch
+from ttsfw.plugins import get_registry
+from ttsfw.registry import BuildContext
+from omegaconf import OmegaConf
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+cfg = OmegaConf.create({"name": "cpu", "index": None, "threads": None, "reuse_memory": %s})
+get_registry().build("device", cfg, BuildContext()).prepare()
+block = torch.empty(64 * 2**20, dtype=torch.uint8)
+print(libc.mallinfo2().hblkhd)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("reuse", [True, False])
+def test_reuse_memory_keeps_big_blocks_off_mmap(reuse):
+    """reuse_memory (the default) serves a 64 MiB tensor from the heap, where freed pages are
+    reused; without it glibc maps such a block fresh (and unmaps it on free) every time."""
+    script = MMAPPED_AFTER_PREPARE % reuse
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert (int(run.stdout) < 64 * 2**20) == reuse
