@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
-from conftest import TOY
+from conftest import TINY_TACOTRON2_DIMS, TOY
 from ttsfw import Pipeline
 from ttsfw import audio_io
 from ttsfw.errors import ConfigError, InputError
-from ttsfw.pipeline import check_compatible
+from ttsfw.pipeline import alignment, check_compatible
 
 TEXTS = ["Hello there.", "A much longer second sentence, to be sorted first.", "Hi"]
 
@@ -117,3 +118,30 @@ def test_missing_input_file(tmp_path):
 def test_default_text_when_nothing_given(monkeypatch):
     monkeypatch.setattr(audio_io, "_stdin_is_piped", lambda: False)
     assert audio_io.read_texts(None, None, "The default.") == ["The default."]
+
+
+def test_two_frames_per_step_through_the_pipeline():
+    """A Tacotron2 with r=2: whole steps of audio, one alignment row per decoder step."""
+    tts = Pipeline.from_overrides(
+        [
+            *TINY_TACOTRON2_DIMS,
+            "acoustic.n_frames_per_step=2",
+            "acoustic.early_stopping=false",
+            "acoustic.max_decoder_steps=5",
+            "vocoder=griffinlim",
+            "vocoder.n_iter=2",
+            "denoiser=none",
+        ]
+    )
+    with pytest.warns(UserWarning, match="max_decoder_steps"):
+        utterance = tts.synthesize(["Hello there."]).utterances[0]
+    assert utterance.mel.shape[1] == 10 and len(utterance.audio) == 10 * 256
+    assert utterance.alignment.shape == (5, len(tts.encode_each(["Hello there."])[0]))
+
+
+def test_alignment_is_cut_to_the_steps_of_an_early_stop():
+    batch = {"mel": torch.zeros(2, 80, 10), "alignments": torch.rand(2, 5, 7)}  # r = 2
+    assert alignment(batch, 1, 6, 4).shape == (3, 4)
+    assert alignment(batch, 1, 5, 4).shape == (3, 4)  # a part step still has its row
+    batch["alignments"] = torch.rand(2, 10, 7)  # r = 1
+    assert alignment(batch, 0, 6, 7).shape == (6, 7)

@@ -32,7 +32,7 @@ class Utterance:
     audio: np.ndarray
     sample_rate: int
     mel: torch.Tensor | None = None  # (n_mel, T_out), CPU
-    alignment: torch.Tensor | None = None  # (T_out, T_in), CPU
+    alignment: torch.Tensor | None = None  # (T_out / r, T_in): one row per decoder step, CPU
     hit_max_decoder_steps: bool = False
 
     @property
@@ -137,7 +137,7 @@ class Pipeline:
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None, timer: StageTimer
     ) -> dict[str, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> CPU tensors: mel (B, n_mel, T_out), mel_lengths (B,),
-        alignments (B, T_out, T_in), audio (B, T_out * hop), hit (B,) bool; timed per stage."""
+        alignments (B, T_out / r, T_in), audio (B, T_out * hop), hit (B,) bool; timed per stage."""
         device = self.device.device
         ids, lengths = ids.to(device), lengths.to(device)
         with self.device.autocast(self.cfg.precision):
@@ -175,9 +175,17 @@ class Pipeline:
             audio=audio.astype(np.float32, copy=False),
             sample_rate=self.sample_rate,
             mel=batch["mel"][row, :, :frames],
-            alignment=batch["alignments"][row, :frames, :in_length],
+            alignment=alignment(batch, row, frames, in_length),
             hit_max_decoder_steps=bool(batch["hit"][row]),
         )
+
+
+def alignment(batch: dict[str, torch.Tensor], row: int, frames: int, in_length: int) -> torch.Tensor:
+    """The attention of one batch row, cut to its length: (ceil(frames / r), in_length), one row
+    per decoder step (an acoustic model emitting r frames per step has T_out / r rows)."""
+    alignments, mel = batch["alignments"], batch["mel"]
+    steps = -(-frames * alignments.size(1) // mel.size(2))
+    return alignments[row, :steps, :in_length]
 
 
 def check_compatible(acoustic: Any, vocoder: Any) -> None:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .audio_io import AudioStream, OutputError, read_texts
 from .errors import ConfigError, InputError, TTSError
-from .pipeline import Pipeline, Utterance
+from .pipeline import Pipeline, Utterance, alignment
 from .plugins import get_plugin_manager
 from .segment import halve, split_sentences
 from .reporting import versions, write_json
@@ -316,7 +316,7 @@ class Speaker:
             audio.astype(np.float32, copy=False),
             self.pipeline.sample_rate,
             mel=mel,
-            alignment=batch["alignments"][row, :frames, : len(piece.ids)],
+            alignment=alignment(batch, row, frames, len(piece.ids)),
             hit_max_decoder_steps=bool(batch["hit"][row]),
         )
         return (

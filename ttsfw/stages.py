@@ -41,7 +41,8 @@ class AcousticModel(nn.Module):
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,),
-        alignments (B, T_out, T_in). `generator` drives any sampling (None: global RNG)."""
+        alignments (B, T_out / r, T_in), one row per decoder step of r frames (r = 1 for most
+        models). `generator` drives any sampling (None: global RNG)."""
         raise NotImplementedError
 
 
