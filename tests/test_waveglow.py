@@ -140,6 +140,22 @@ def test_reduced_precision_keeps_inverse_and_affine_steps_in_fp32(golden, io):
 
 
 @torch.inference_mode()
+def test_bf16_run_stores_the_weights_in_bf16_once(golden, io):
+    """precision=bf16 builds WaveGlow with bf16 weights (no per-call casts), fp32 W^-1, and the
+    audio within the same bound as autocast over fp32 weights."""
+    checkpoint = str(golden / "waveglow" / "ckpt_dle.pt")
+    cfg = {"name": "waveglow", "checkpoint": checkpoint}
+    reference = build_waveglow(cfg, BuildContext()).infer(io["mel"], noise=noise(io))
+    model = build_waveglow(cfg, BuildContext(precision="bf16"))
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    assert model.convinv[0].W_inverse.dtype == torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as the pipeline runs it
+        audio = model.infer(io["mel"], noise=noise(io))
+    assert audio.dtype == torch.float32
+    assert 0 < max_error(audio, reference) < 0.05
+
+
+@torch.inference_mode()
 def test_generator_controls_the_noise_and_sigma0_draws_none(golden, io):
     model = load_waveglow(golden / "waveglow" / "ckpt_dle.pt")
     state = torch.get_rng_state()
