@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -82,20 +83,25 @@ def score(filelist: Path, count: int | None = None) -> dict:
 
 
 def synthesize(out: Path, overrides: list[str], count: int) -> Path:
-    """Speak the first `count` test sentences with ttsfw; write OUT/wavs + OUT/test.txt."""
-    from ttsfw import Pipeline
-
+    """Speak the first `count` test sentences as users do, through `python -m ttsfw input=FILE`
+    (the voice's sentence splitting included); write OUT/wavs + OUT/test.txt."""
     items = [
         line.split("|", 1) for line in TEST_SPLIT.read_text(encoding="utf-8").splitlines()[:count]
     ]
-    result = Pipeline.from_overrides(overrides).synthesize([text for _, text in items])
-    (out / "wavs").mkdir(parents=True, exist_ok=True)
-    cut = [utt for (utt, _), u in zip(items, result.utterances) if u.hit_max_decoder_steps]
-    if cut:
-        raise SystemExit(f"error: {len(cut)} sentence(s) hit max_decoder_steps: {', '.join(cut)}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sentences.txt").write_text("".join(text + "\n" for _, text in items), encoding="utf-8")
+    run = out / "run"
+    command = [sys.executable, "-m", "ttsfw", f"input={out / 'sentences.txt'}", f"hydra.run.dir={run}"]
+    subprocess.run([*command, "progress=false", *overrides], check=True)
+    metrics = json.loads((run / "metrics.json").read_text())
+    problems = [f"line {n} hit max_decoder_steps" for n in metrics["hit_max_decoder_steps"]]
+    problems += [f"line {n} skipped" for n in metrics["skipped_lines"]]
+    if problems:
+        raise SystemExit(f"error: truncated or missing audio: {', '.join(problems)}")
+    (out / "wavs").mkdir(exist_ok=True)
     lines = []
-    for (utt, text), utterance in zip(items, result.utterances):
-        sf.write(out / "wavs" / f"{utt}.wav", utterance.audio, result.sample_rate, subtype="PCM_16")
+    for (utt, text), name in zip(items, metrics["files"]):  # files are in line order
+        (run / name).replace(out / "wavs" / f"{utt}.wav")
         lines.append(f"wavs/{utt}.wav|{text}")
     (out / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / "test.txt"

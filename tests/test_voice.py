@@ -48,6 +48,13 @@ def test_voices_choose_every_stage(voice, stages):
     assert tuple(choices[g] for g in ("frontend", "acoustic", "vocoder", "denoiser")) == stages
 
 
+def test_the_shipped_voice_speaks_long_sentences_clause_by_clause():
+    """Trained on sentences of up to 57 characters, joe sets max_chars; the command line wins."""
+    assert compose_config([select("joe")])[0].max_chars == 70
+    assert compose_config([select("joe"), "max_chars=250"])[0].max_chars == 250
+    assert compose_config([select("nvidia_ljspeech")])[0].max_chars == 250
+
+
 def test_a_voice_stage_can_still_be_overridden():
     cfg, choices = compose_config([select("joe"), "vocoder=waveglow"])
     assert (cfg.acoustic.checkpoint, choices["vocoder"], choices["denoiser"]) == (
