@@ -219,7 +219,10 @@ class WN(nn.Module):
         cond_bias = self.cond_layer.bias.view(self.n_layers, 2 * channels)
         skip = None
         for i, (in_layer, res_skip_layer) in enumerate(zip(self.in_layers, self.res_skip_layers)):
-            acts = in_layer._conv_forward(audio, in_layer.weight, in_layer.bias + cond_bias[i])
+            bias = in_layer.bias + cond_bias[i]
+            acts = F.conv1d(
+                audio, in_layer.weight, bias, padding=in_layer.padding, dilation=in_layer.dilation
+            )
             acts = acts.add_(cond[:, 2 * channels * i : 2 * channels * (i + 1)])
             gated = acts[:, :channels].tanh_().mul_(acts[:, channels:].sigmoid_())
             res_skip = pointwise(res_skip_layer, gated)
