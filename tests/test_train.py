@@ -282,3 +282,35 @@ def test_fine_tuning_starts_from_the_given_weights(corpus, tmp_path):
                 "model.attention_dim=8",
             )
         )
+
+
+@pytest.mark.parametrize(("r_from", "r_to"), [(1, 2), (3, 2), (2, 1)])
+def test_fine_tuning_at_another_r_starts_where_the_old_model_would_go_on(
+    corpus, tmp_path, r_from, r_to
+):
+    """The carried model's first step emits, r_to times, the old first step's last frame."""
+    first = Trainer(
+        tiny_config(corpus, tmp_path / "a", "max_steps=1", f"model.n_frames_per_step={r_from}")
+    )
+    first.fit()
+    tuned = Trainer(
+        tiny_config(
+            corpus,
+            tmp_path / "b",
+            f"init_from={tmp_path / 'a' / LAST}",
+            f"model.n_frames_per_step={r_to}",
+        )
+    )
+    assert tuned.model.config.n_frames_per_step == r_to
+    batch = collate(tuned.train_set[:2], r_from * r_to)
+    outputs = []
+    for model in (first.model, tuned.model):
+        model.eval()
+        model.decoder.prenet.dropout = False
+        with torch.no_grad():
+            outputs.append(teacher_forced(model, batch.ids, batch.text_lengths, batch.mels, 0, 0))
+    old, new = outputs
+    last_old_frame = old.mel[:, :, r_from - 1 : r_from]
+    torch.testing.assert_close(new.mel[:, :, :r_to], last_old_frame.expand(-1, -1, r_to))
+    torch.testing.assert_close(new.gate[:, 0], old.gate[:, 0])
+    torch.testing.assert_close(new.alignments[:, 0], old.alignments[:, 0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..models.tacotron2 import Tacotron2, Tacotron2Config
 from ..plugins import get_registry
 from ..registry import BuildContext
 from .data import Batch, Example, LengthBucketBatches, collate, load_examples
+from .frames_per_step import convert_frames_per_step
 from .losses import tacotron2_losses
 from .teacher_forcing import TrainingOutput, teacher_forced
 
@@ -59,14 +61,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         config = Tacotron2Config.from_mapping(model_options)
         self.model = Tacotron2(config)
-        if cfg.init_from:  # checked like any acoustic checkpoint; its sizes must be the model's
-            loaded = Tacotron2.from_checkpoint(cfg.init_from, config)
-            if loaded.config.architecture() != config.architecture():
-                raise ConfigError(
-                    f"init_from={cfg.init_from} is a Tacotron2 of another size than "
-                    f"model=...; choose the model option that matches it"
-                )
-            self.model.load_state_dict(loaded.state_dict())
+        if cfg.init_from:
+            self.model.load_state_dict(initial_weights(cfg.init_from, config))
         self.model.to(self.device)
         mel = MelSpectrogram(n_mel_channels=self.model.n_mel_channels)
         self.train_set = load_examples(cfg.train_filelist, frontend, mel)
@@ -255,6 +251,21 @@ class Trainer:
         self.history = json.loads(state["history"])
         _set_rng_states(state["rng"], self.device)
         tqdm.write(f"resumed from {path} at step {self.step}")
+
+
+def initial_weights(path: str | Path, config: Tacotron2Config) -> dict[str, torch.Tensor]:
+    """The weights of `path` for a model of `config` (checked like any acoustic checkpoint).
+
+    The sizes must match; only n_frames_per_step may differ (see `convert_frames_per_step`).
+    """
+    loaded = Tacotron2.from_checkpoint(path, config)
+    r_from, r_to = loaded.config.n_frames_per_step, config.n_frames_per_step
+    if replace(loaded.config, n_frames_per_step=r_to).architecture() != config.architecture():
+        raise ConfigError(
+            f"init_from={path} is a Tacotron2 of another size than model=...; "
+            f"choose the model option that matches it"
+        )
+    return convert_frames_per_step(loaded.state_dict(), r_from, r_to, config.n_mel_channels)
 
 
 def _rng_states(device: torch.device) -> dict[str, Any]:
