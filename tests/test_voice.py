@@ -49,7 +49,7 @@ def test_voices_choose_every_stage(voice, stages):
 
 
 def test_the_shipped_voice_speaks_long_sentences_clause_by_clause():
-    """Trained on sentences of up to 57 characters, joe sets max_chars; the command line wins."""
+    """Trained on sentences of up to 84 characters, joe sets max_chars; the command line wins."""
     assert compose_config([select("joe")])[0].max_chars == 70
     assert compose_config([select("joe"), "max_chars=250"])[0].max_chars == 250
     assert compose_config([select("nvidia_ljspeech")])[0].max_chars == 250
