@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
+from plugin_env import overlay_venv, run_checked
 from ttsfw.config import CONF_DIR, COMPONENT_GROUPS, GROUPS, compose_config, group_options
 
 
@@ -34,20 +34,13 @@ def test_component_groups_have_options():
 
 def test_wheel_installed_in_a_fresh_venv_finds_its_config(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(wheels), str(REPO)],
-        check=True, capture_output=True,
-    )
+    run_checked([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                 "-w", str(wheels), str(REPO)])
     (wheel,) = wheels.glob("ttsfw-*.whl")
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
+    python = overlay_venv(env_dir)
     clean_env = {"TTSFW_PLUGINS": "", "PATH": "/usr/bin:/bin"}  # no PYTHONPATH: the venv's own ttsfw
-    subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", str(wheel)],
-        check=True, capture_output=True,
-    )
+    run_checked([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", str(wheel)])
     where = subprocess.run(
         [python, "-c", "import ttsfw.config as c; print(c.CONF_DIR)"],
         cwd=tmp_path, check=True, capture_output=True, text=True, env=clean_env,

@@ -66,8 +66,8 @@ def test_everything_is_built_on_the_vocoders_device():
 
 def test_registered_names():
     registry = get_registry()
-    assert registry.get("denoiser", "waveglow_bias").factory is build_waveglow_bias
-    assert registry.get("denoiser", "none").factory is build_none
+    assert registry.get("denoiser", "waveglow_bias").load() is build_waveglow_bias
+    assert registry.get("denoiser", "none").load() is build_none
     assert build_none({"name": "none"}, BuildContext()) is None
 
 

@@ -37,7 +37,7 @@ def test_every_backend_is_registered_through_the_hook():
     registry = get_registry()
     assert registry.names("device") == ["auto", "cpu", "cuda", "mlu"]
     assert registry.get("device", "gpu").name == "cuda"
-    assert {registry.get("device", n).plugin for n in registry.names("device")} == {"ttsfw.devices"}
+    assert {registry.get("device", n).plugin for n in registry.names("device")} == {"ttsfw.builtins"}
 
 
 def test_cpu_backend():

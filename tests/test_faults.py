@@ -243,15 +243,12 @@ def test_ctrl_c_leaves_complete_files_and_metrics_then_resume_finishes(tmp_path)
     process = ttsfw(tmp_path, "input=book.txt", "vocoder.n_iter=8")
     while not list(out.glob("*.wav")):
         assert process.poll() is None, process.communicate()[1]
-    # like a user, press Ctrl-C again if the first one is not taken: rarely (about 1 run in 5
-    # here) a first SIGINT sent right after the first file appears is lost (cause not yet found)
-    for _ in range(60):
-        process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=2)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    last = stderr.strip().splitlines()[-2:]
+    assert last[0].startswith("ttsfw: stopped after ") and "resume=true" in last[0], last
+    assert last[1] == "ttsfw: interrupted"
     metrics = read_metrics(out)
     assert metrics["status"] == "failed: KeyboardInterrupt", metrics
     finished = metrics["completed"]

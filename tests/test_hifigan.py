@@ -20,6 +20,7 @@ if str(PLUGIN_SRC) not in sys.path:  # the plugin's source, whether pip-installe
     sys.path.insert(0, str(PLUGIN_SRC))
 
 from ttsfw_hifigan import plugin as hifigan_plugin  # noqa: E402
+from ttsfw_hifigan.factory import build_hifigan  # noqa: E402
 from ttsfw_hifigan.checkpoint import ARCH_FIELDS, load_weights  # noqa: E402
 from ttsfw_hifigan.generator import Generator, ResBlock1, ResBlock2  # noqa: E402
 
@@ -35,7 +36,7 @@ def vocoder_cfg(**changes):
 
 
 def build(**changes) -> Generator:
-    return hifigan_plugin.build_hifigan(vocoder_cfg(**changes), context=None).eval()
+    return build_hifigan(vocoder_cfg(**changes), context=None).eval()
 
 
 def copy_golden(golden: Path, case: str, dest: Path) -> Path:

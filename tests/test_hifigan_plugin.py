@@ -66,3 +66,24 @@ def test_without_the_plugin_the_error_says_what_to_install(venv, tmp_path):
     assert result.returncode == 1
     assert "unknown vocoder 'hifigan'" in result.stderr
     assert "pip install ttsfw-hifigan" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["plugins"], ["--cfg", "job", "vocoder=hifigan_v2"], ["vocoder=nope"]]
+)
+def test_start_up_imports_no_torch_with_the_plugin_loaded(venv, tmp_path, args):
+    """Loading every plugin (built-ins + hifigan) must not import torch: the hook modules name
+    their factories, which are imported only when a component is built."""
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('torch imported:', 'torch' in sys.modules, file=sys.stderr))\n"
+        "from ttsfw.cli import main\n"
+        f"main({args!r})\n"
+    )
+    result = subprocess.run([venv.python, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                            env={"PATH": "/usr/bin:/bin", "TTSFW_PLUGINS": "hifigan"})
+    assert result.stderr.strip().splitlines()[-1] == "torch imported: False", result.stderr
+    if args == ["vocoder=nope"]:
+        assert "ttsfw: error: unknown vocoder 'nope'" in result.stderr
+    elif args[0] == "--cfg":
+        assert "name: hifigan" in result.stdout

@@ -14,7 +14,7 @@ def test_builtins_register_through_the_hooks():
     registry = plugins.get_registry()
     assert registry.names("device") == ["auto", "cpu", "cuda", "mlu"]
     assert registry.get("device", "gpu").name == "cuda"  # alias
-    assert registry.get("device", "cpu").plugin == "ttsfw.devices"
+    assert registry.get("device", "cpu").plugin == "ttsfw.builtins"
 
 
 def test_unknown_component_lists_the_available_ones():
@@ -34,7 +34,7 @@ def test_name_collision_names_both_plugins():
             register("cpu", lambda cfg, ctx: None)
 
     plugins.get_plugin_manager().register(Dup(), name="dup")
-    with pytest.raises(PluginError, match="device 'cpu' is registered twice: by plugin 'ttsfw.devices' and by plugin 'dup'"):
+    with pytest.raises(PluginError, match="device 'cpu' is registered twice: by plugin 'ttsfw.builtins' and by plugin 'dup'"):
         plugins.get_registry()
 
 
@@ -51,8 +51,8 @@ def test_plugin_infos_attribute_components(toy):
     infos = {info.name: info for info in plugins.plugin_infos()}
     assert infos["toy"].components == {"frontend": ["toy"], "acoustic": ["toy"], "vocoder": ["toy"]}
     assert "ttsfw_config_search_path" in infos["toy"].hooks
-    assert infos["ttsfw.devices"].distribution == "ttsfw"
-    assert infos["ttsfw.devices"].components["device"] == ["auto", "cpu", "cuda", "mlu"]
+    assert infos["ttsfw.builtins"].distribution == "ttsfw"
+    assert infos["ttsfw.builtins"].components["device"] == ["auto", "cpu", "cuda", "mlu"]
 
 
 @pytest.mark.parametrize(
@@ -71,14 +71,14 @@ def test_entry_point_plugin_is_discovered_with_its_distribution(plugin_venv):
     assert result.returncode == 0, result.stderr
     assert "toy  (ttsfw-toy 0.3.1)" in result.stdout
     assert "  acoustic: toy" in result.stdout
-    assert "ttsfw.devices  (ttsfw " in result.stdout
+    assert "ttsfw.builtins  (ttsfw " in result.stdout
     assert "typo" not in result.stdout  # restricted by TTSFW_PLUGINS
 
 
 def test_env_var_disables_external_plugins(plugin_venv):
     result = plugin_venv.ttsfw("plugins", plugins="")
     assert result.returncode == 0, result.stderr
-    assert "ttsfw-toy" not in result.stdout and "ttsfw.devices" in result.stdout
+    assert "ttsfw-toy" not in result.stdout and "ttsfw.builtins" in result.stdout
 
 
 def test_misspelled_hook_is_a_clear_error_naming_the_plugin(plugin_venv):

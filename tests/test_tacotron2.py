@@ -350,7 +350,7 @@ def test_factory_checkpoint_null_random_and_path(golden, cases):
 
     from ttsfw.plugins import get_registry
 
-    factory = get_registry().get("acoustic", "tacotron2").factory
+    factory = get_registry().get("acoustic", "tacotron2").load()
     cfg = {
         "name": "tacotron2",
         "checkpoint": str(golden / "tacotron2" / "ckpt_nvidia.pt"),

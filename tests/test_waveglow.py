@@ -273,7 +273,7 @@ def vocoder_cfg(**overrides):
 
 
 def test_factory_is_registered_and_loads_a_path(golden):
-    assert get_registry().get("vocoder", "waveglow").factory is build_waveglow
+    assert get_registry().get("vocoder", "waveglow").load() is build_waveglow
     model = build_waveglow(
         vocoder_cfg(checkpoint=str(golden / "waveglow" / "ckpt_dle.pt"), sigma=0.3), BuildContext()
     )

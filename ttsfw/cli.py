@@ -81,6 +81,11 @@ def _report_errors(action: Callable[[], object], exit: bool = True) -> object:
     """Run `action`; a user-fixable error becomes one line on stderr (and exit status 1)."""
     try:
         return action()
+    except KeyboardInterrupt:
+        if os.environ.get("TTSFW_TRACEBACK"):
+            raise
+        print("ttsfw: interrupted", file=sys.stderr)
+        sys.exit(130)
     except (TTSError, FloatingPointError) as exc:
         if os.environ.get("TTSFW_TRACEBACK"):
             raise

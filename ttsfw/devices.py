@@ -17,7 +17,6 @@ from typing import Any, ContextManager
 import torch
 
 from .errors import ConfigError, DeviceError
-from .hookspecs import hookimpl
 
 #: precision name -> the dtype autocast runs eligible ops in
 PRECISIONS: dict[str, torch.dtype] = {
@@ -256,21 +255,18 @@ def pick_auto(index: int | None = None, threads: int | None = None) -> DeviceBac
     return CPUBackend(None, threads)
 
 
-def _factory(make: Any):
-    def build(cfg: Any, context: Any) -> DeviceBackend:
-        return make(cfg.get("index"), cfg.get("threads"))
-
-    return build
+def build_cpu(cfg: Any, context: Any) -> DeviceBackend:
+    """Factory for ``device: {name: cpu, threads: ..., reuse_memory: ...}``."""
+    return CPUBackend(cfg.get("index"), cfg.get("threads"), bool(cfg.get("reuse_memory", True)))
 
 
-@hookimpl
-def ttsfw_register_devices(register):
-    register(
-        "cpu",
-        lambda cfg, context: CPUBackend(
-            cfg.get("index"), cfg.get("threads"), bool(cfg.get("reuse_memory", True))
-        ),
-    )
-    register("cuda", _factory(CUDABackend), aliases=["gpu"])
-    register("mlu", _factory(MLUBackend))
-    register("auto", _factory(pick_auto))
+def build_cuda(cfg: Any, context: Any) -> DeviceBackend:
+    return CUDABackend(cfg.get("index"), cfg.get("threads"))
+
+
+def build_mlu(cfg: Any, context: Any) -> DeviceBackend:
+    return MLUBackend(cfg.get("index"), cfg.get("threads"))
+
+
+def build_auto(cfg: Any, context: Any) -> DeviceBackend:
+    return pick_auto(cfg.get("index"), cfg.get("threads"))

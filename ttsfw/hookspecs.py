@@ -2,7 +2,9 @@
 
 Registration hooks receive a ``register(name, factory, aliases=())`` callback. A factory is
 called as ``factory(cfg, context)`` with the component's config group node and a
-:class:`ttsfw.registry.BuildContext`, and returns the component.
+:class:`ttsfw.registry.BuildContext`, and returns the component. Pass it by name,
+``"package.module:function"``, and it is imported only when the component is built: a hook
+module that imports no torch keeps ``--help``, ``plugins`` and every error fast.
 """
 
 from __future__ import annotations

@@ -22,14 +22,7 @@ ENTRY_POINT_GROUP = "ttsfw"
 ENV_VAR = "TTSFW_PLUGINS"
 
 #: built-in components, registered through the same hooks as third-party plugins
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "ttsfw.devices",
-    "ttsfw.text.english",
-    "ttsfw.models.tacotron2",
-    "ttsfw.models.waveglow",
-    "ttsfw.models.denoiser",
-    "ttsfw.models.griffinlim",
-)
+DEFAULT_PLUGINS: tuple[str, ...] = ("ttsfw.builtins",)
 
 
 @dataclass

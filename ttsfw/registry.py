@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -23,7 +24,9 @@ KNOWN_PLUGINS: dict[tuple[str, str], str] = {
     ("vocoder", "hifigan"): "ttsfw-hifigan",
 }
 
-Factory = Callable[..., Any]
+#: ``factory(cfg, context) -> component``, or its ``"package.module:function"`` name, imported
+#: when the component is first built (so that registering imports no model code or torch)
+Factory = Callable[..., Any] | str
 
 
 @dataclass
@@ -44,6 +47,19 @@ class Registration:
     factory: Factory
     plugin: str
     aliases: tuple[str, ...] = ()
+
+    def load(self) -> Callable[..., Any]:
+        """The factory function, imported first if it was registered by name."""
+        if not isinstance(self.factory, str):
+            return self.factory
+        module, _, function = self.factory.partition(":")
+        try:
+            return getattr(importlib.import_module(module), function)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"{self.kind} '{self.name}' of plugin '{self.plugin}' names the factory "
+                f"'{self.factory}', which cannot be imported: {exc}"
+            ) from exc
 
 
 @dataclass
@@ -93,4 +109,4 @@ class Registry:
 
     def build(self, kind: str, cfg: Any, context: BuildContext) -> Any:
         """Build the component named ``cfg.name`` of `kind` from its config node."""
-        return self.get(kind, cfg.name).factory(cfg, context)
+        return self.get(kind, cfg.name).load()(cfg, context)

@@ -63,6 +63,12 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
         metrics["status"] = "complete"
     except BaseException as exc:
         metrics["status"] = f"failed: {type(exc).__name__}"
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            print(
+                f"ttsfw: stopped after {len(done)} of {len(todo)} file(s) in {run_dir}; rerun the "
+                f"same command with resume=true (and hydra.run.dir={run_dir}) to finish",
+                file=sys.stderr,
+            )
         raise
     finally:
         progress.close()
@@ -372,9 +378,10 @@ class Speaker:
         path = paths[piece.line]
         try:
             if piece.number == 0:
-                streams[piece.line] = AudioStream(
-                    path, utterance.sample_rate, self.pipeline.cfg.format
-                )
+                with _interrupt_deferred():  # a temp file is never open without its record
+                    streams[piece.line] = AudioStream(
+                        path, utterance.sample_rate, self.pipeline.cfg.format
+                    )
             elif len(self.pause):
                 streams[piece.line].write(self.pause)
             self.hooks.ttsfw_before_write(utterance=utterance)
@@ -387,8 +394,8 @@ class Speaker:
                 suffix = "" if piece.count == 1 else f"_{piece.number + 1:02d}"
                 save_plots(utterance.mel, utterance.alignment, path.with_name(path.stem + suffix))
             if piece.number == piece.count - 1:
-                stream = streams.pop(piece.line)
                 with _interrupt_deferred():  # the file and its record in `done` go together
+                    stream = streams.pop(piece.line)
                     stream.commit()
                     self.done.append(
                         Spoken(

@@ -13,7 +13,6 @@ import torch
 
 from ..audio.stft import STFT
 from ..errors import ConfigError
-from ..hookspecs import hookimpl
 from ..registry import BuildContext
 from ..stages import Denoiser
 from .waveglow import WaveGlow
@@ -72,9 +71,3 @@ def build_waveglow_bias(cfg: Mapping[str, Any], context: BuildContext) -> WaveGl
 def build_none(cfg: Mapping[str, Any], context: BuildContext) -> None:
     """``denoiser=none``: no denoising stage."""
     return None
-
-
-@hookimpl
-def ttsfw_register_denoisers(register):
-    register("waveglow_bias", build_waveglow_bias)
-    register("none", build_none)

@@ -12,7 +12,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..audio.stft import slaney_mel_basis
 from ..errors import ConfigError
-from ..hookspecs import hookimpl
 from ..stages import Vocoder
 
 
@@ -92,8 +91,3 @@ def build_griffinlim(cfg: DictConfig, context) -> GriffinLim:
     params = OmegaConf.to_container(cfg, resolve=True)
     params.pop("name")
     return GriffinLim(**params)
-
-
-@hookimpl
-def ttsfw_register_vocoders(register):
-    register("griffinlim", build_griffinlim, aliases=("gl",))

@@ -24,7 +24,6 @@ from torch.nn import functional as F
 
 from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, unwrap
 from ..errors import ConfigError, InputError
-from ..hookspecs import hookimpl
 from ..quantize import check_quantize
 from ..registry import BuildContext
 from ..stages import AcousticModel
@@ -308,8 +307,3 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
     # the decoder streams all its weights every step: int8 / bf16 storage makes it faster
     model.decoder.weight_format = "int8" if quantize == "int8" else context.precision
     return model
-
-
-@hookimpl
-def ttsfw_register_acoustic_models(register):
-    register("tacotron2", build_tacotron2)

@@ -23,7 +23,6 @@ from torch import nn
 from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, unwrap
 from ..devices import PRECISIONS
 from ..errors import CheckpointError, ConfigError
-from ..hookspecs import hookimpl
 from ..registry import BuildContext
 from ..stages import Vocoder
 
@@ -455,8 +454,3 @@ def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
     # reduced precision: the weights are stored in it once, instead of autocast casting them
     # on every call; W^-1 and the affine steps stay float32 (see `WaveGlow`)
     return model.to(PRECISIONS[context.precision]).eval()
-
-
-@hookimpl
-def ttsfw_register_vocoders(register):
-    register("waveglow", build_waveglow)

@@ -23,7 +23,6 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, InputError
-from ..hookspecs import hookimpl
 from ..registry import BuildContext
 from ..stages import Frontend
 from .cleaners import normalize_ascii
@@ -161,8 +160,3 @@ def build_english_frontend(cfg: Any, context: BuildContext) -> EnglishFrontend:
         if not isinstance(options[key], bool):
             raise ConfigError(f"frontend.{key} must be true or false, got {options[key]!r}")
     return EnglishFrontend(**options)
-
-
-@hookimpl
-def ttsfw_register_frontends(register):
-    register("english", build_english_frontend)
