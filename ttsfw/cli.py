@@ -1,6 +1,7 @@
 """Command line: ``python -m ttsfw [overrides...]`` (a Hydra app) and a few subcommands.
 
-    python -m ttsfw text="Hello there." vocoder=waveglow device=cpu
+    python -m ttsfw text="Hello, world." vocoder=griffinlim device=cpu  # any text, as typed
+    python -m ttsfw say "Hello, world." batch_size=2                # the same, shorter
     python -m ttsfw -m vocoder=waveglow,hifigan batch_size=1,4      # Hydra multirun
     python -m ttsfw plugins                                         # installed plugins
     python -m ttsfw convert SRC DST [--trust]                       # legacy WaveGlow pickles
@@ -24,7 +25,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .config import CONF_DIR, check_choices, register_search_path_plugin
+from .argv import literal_text_overrides, say_args
+from .config import CONF_DIR, check_choices, check_keys, register_search_path_plugin
 from .errors import TTSError
 
 
@@ -105,8 +107,13 @@ def main(argv: list[str] | None = None) -> None:
     warnings.simplefilter("default")
     if argv and argv[0] in SUBCOMMANDS:
         sys.exit(_report_errors(lambda: SUBCOMMANDS[argv[0]](argv[1:])))
+    if argv[:1] == ["say"]:
+        argv = _report_errors(lambda: say_args(argv[1:]))
+    argv = literal_text_overrides(argv)
+    if {"-m", "--multirun"} & set(argv) and {"-c", "--cfg", "-i", "--info"} & set(argv):
+        fail("--cfg and --info show one job: drop -m to see the config of the sweep's first values")
     overrides = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
-    _report_errors(lambda: check_choices(overrides))
+    _report_errors(lambda: (check_choices(overrides), check_keys(overrides)))
     register_search_path_plugin()
     sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
     app()

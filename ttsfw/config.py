@@ -1,19 +1,22 @@
-"""Hydra composition: where the config tree lives, plugin search paths, choice checking."""
+"""Hydra composition: where the config tree lives, plugin search paths, checking choices and keys."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType
 from hydra.core.plugins import Plugins
 from hydra.errors import HydraException
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from .argv import literal_text_overrides
 from .errors import ConfigError
 from .registry import KNOWN_PLUGINS
 
@@ -71,22 +74,12 @@ def check_choices(overrides: Iterable[str]) -> None:
     Sweeps (``vocoder=a,b``) are checked value by value. The message lists what exists and,
     for components that live in plugin packages, what to install.
     """
-    overrides = [o for o in overrides if not o.startswith("hydra.")]
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except HydraException:
-        return  # Hydra reports malformed overrides itself
-    for override in parsed:
+    for override in _parse([o for o in overrides if not o.startswith("hydra.")]):
         group = override.key_or_group
         if group not in GROUPS or override.is_delete():
             continue
-        values = (
-            list(override.sweep_string_iterator())
-            if override.is_sweep_override()
-            else [override.get_value_element_as_str()]
-        )
         options = group_options(group)
-        for value in values:
+        for value in _values(override):
             if value not in options:
                 hint = ""
                 if (group, value) in KNOWN_PLUGINS:
@@ -97,16 +90,80 @@ def check_choices(overrides: Iterable[str]) -> None:
                 )
 
 
-def compose_config(overrides: Iterable[str] = ()) -> tuple[DictConfig, dict[str, str]]:
-    """Compose ttsfw's config exactly as the CLI does; return it and the group choices."""
-    overrides = list(overrides)
-    check_choices(overrides)
+def check_keys(overrides: Iterable[str]) -> None:
+    """Raise ConfigError, with a "did you mean", for a ``key=value`` override whose key is
+    neither a config group nor a key of the composed config (``vocodr=griffinlim``,
+    ``batchsize=2``). ``+key=`` adds a key and is not checked. In a sweep a key counts as known
+    if any swept option of a group has it."""
+    parsed = _parse([o for o in overrides if not o.startswith("hydra.")])
+    changes = [o for o in parsed if o.type == OverrideType.CHANGE and o.package is None]
+    keys = [o.key_or_group for o in changes if o.key_or_group not in GROUPS and "/" not in o.key_or_group]
+    if not keys:
+        return
+    known: set[str] = set(GROUPS)
+    for selection in _group_selections([o for o in changes if o.key_or_group in GROUPS]):
+        known |= _dotted_keys(_compose(selection, hydra=False))
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(
+                f"unknown config key or group '{key}'{hint} (python -m ttsfw --cfg job shows every "
+                f"key; +{key}=VALUE adds a new one)"
+            )
+
+
+def _parse(overrides: list[str]) -> list[Override]:
+    try:
+        return OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return []  # Hydra reports malformed overrides itself
+
+
+def _group_selections(groups: list[Override]) -> list[list[str]]:
+    """Group overrides to compose with: sweeps at their first value, then each other value of
+    one swept group at a time."""
+    values = {o.key_or_group: _values(o) for o in groups}
+    first = [f"{group}={options[0]}" for group, options in values.items()]
+    selections = [first]
+    for index, (group, options) in enumerate(values.items()):
+        for option in options[1:]:
+            selections.append([*first[:index], f"{group}={option}", *first[index + 1 :]])
+    return selections
+
+
+def _values(override: Override) -> list[str]:
+    if override.is_sweep_override():
+        return list(override.sweep_string_iterator())
+    return [override.get_value_element_as_str()]
+
+
+def _dotted_keys(node: Any, prefix: str = "") -> set[str]:
+    """Every key path of a config: {"text", "vocoder", "vocoder.n_iter", ...}."""
+    keys: set[str] = set()
+    if isinstance(node, DictConfig):
+        for key in node.keys():
+            path = f"{prefix}{key}"
+            keys.add(path)
+            keys |= _dotted_keys(node._get_node(key), f"{path}.")
+    return keys
+
+
+def _compose(overrides: list[str], hydra: bool) -> DictConfig:
     register_search_path_plugin()
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="ttsfw"):
-            cfg = compose("config", overrides=overrides, return_hydra_config=True)
+            return compose("config", overrides=overrides, return_hydra_config=hydra)
     except HydraException as exc:
         raise ConfigError(f"invalid configuration: {str(exc).splitlines()[0]}") from None
+
+
+def compose_config(overrides: Iterable[str] = ()) -> tuple[DictConfig, dict[str, str]]:
+    """Compose ttsfw's config exactly as the CLI does; return it and the group choices."""
+    overrides = literal_text_overrides(list(overrides))
+    check_choices(overrides)
+    check_keys(overrides)
+    cfg = _compose(overrides, hydra=True)
     choices = {k: v for k, v in OmegaConf.to_container(cfg.hydra.runtime.choices).items() if not k.startswith("hydra/")}
     with open_dict(cfg):
         del cfg["hydra"]
