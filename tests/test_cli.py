@@ -88,6 +88,22 @@ def test_a_failing_sweep_job_does_not_stop_the_others(plugin_venv, tmp_path):
     assert "ttsfw: error: device=cuda requested but CUDA is not available" in result.stderr
     assert (tmp_path / "sweep" / "1" / "0001.wav").is_file()  # the cpu job still ran
     assert (tmp_path / "sweep" / "summary.csv").is_file()  # and the summary was written
+    summary = (tmp_path / "sweep" / "summary.md").read_text()
+    assert "- job 0 (" in summary and "device=cuda): device=cuda requested but CUDA is not available" in summary
+    assert "Every non-blank input line was produced." not in summary
+    failed = json.loads((tmp_path / "sweep" / "0" / "metrics.json").read_text())
+    assert failed["status"] == "failed: DeviceError" and "CUDA is not available" in failed["error"]
+
+
+def test_a_failing_sweep_job_fails_the_sweep_under_another_launcher(plugin_venv, tmp_path):
+    """joblib runs jobs in worker processes: the exit status comes from the sweep summary."""
+    result = plugin_venv.ttsfw(
+        "-m", *TOY, "text=Sweep me.", "device=cuda,cpu", "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path / 'sweep'}", plugins="toy", cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "1 failed job(s):" in result.stdout
+    assert (tmp_path / "sweep" / "1" / "0001.wav").is_file()
 
 
 def test_help_lists_every_group_and_option(run):
@@ -129,10 +145,33 @@ def test_shell_completion_offers_groups(plugin_venv, tmp_path):
         (["device=cuda"], "ttsfw: error: device=cuda requested but CUDA is not available"),
         (["device=mlu"], "ttsfw: error: device=mlu requested but torch_mlu is not installed"),
         (["format=mp3", "text=hi"], "ttsfw: error: unknown audio format 'mp3'; choose one of wav, flac"),
+        # refused before any component is built: the missing checkpoint is never reached
+        (["format=mp3", "acoustic=tacotron2", "acoustic.checkpoint=/no/such.pt"],
+         "ttsfw: error: unknown audio format 'mp3'"),
     ],
 )
 def test_errors_are_one_clear_line(run, args, expected):
     assert one_error_line(run(*args)).startswith(expected)
+
+
+@pytest.mark.parametrize("args", [["format=mp3"], ["device=cuda"], ["input=missing.txt"]])
+def test_a_failed_run_leaves_a_run_dir_that_says_why(run, tmp_path, args):
+    result = run(*args)
+    assert result.returncode == 1
+    out = tmp_path / "out"
+    # besides Hydra's own .hydra/ and ttsfw.log: the metrics, and no audio
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["metrics.json", "ttsfw.log"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"].startswith("failed: ") and metrics["error"] in result.stderr
+
+
+def test_random_weights_are_one_warning_line(run):
+    result = run("acoustic=tacotron2", "acoustic.checkpoint=random", "acoustic.max_decoder_steps=5",
+                 "++acoustic.early_stopping=false", "text=Hi.")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "random weights" in line]
+    assert warnings == ["ttsfw: warning: Tacotron2 has random weights (checkpoint=random): its output "
+                        "is noise, not speech (for tests and benchmarks)"]
 
 
 def test_unknown_plugin_component_says_which_package(run):

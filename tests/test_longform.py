@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from ttsfw.errors import InputError
 from ttsfw.segment import split_sentences
+from ttsfw.stages import MaxDecoderStepsWarning
 from test_faults import REPO, TINY_TACOTRON2, TOY, one_thread, run_job  # noqa: F401 (fixture)
 
 HOP = 2 * 256  # toy: 2 frames per character, 256 samples per frame
@@ -46,12 +48,15 @@ def test_a_chapter_on_one_line_becomes_one_file(toy, tmp_path):
 
 @pytest.fixture
 def limited(toy, monkeypatch):
-    """The toy acoustic model stops every item at 40 frames and reports which it cut."""
+    """The toy acoustic model stops every item at 40 frames and reports which it cut, warning
+    as Tacotron2 does (the pipeline reports what is still cut after its own retries)."""
     infer = toy.ToyAcoustic.infer
 
     def infer_at_most_40(self, ids, lengths, generator=None):
         mel, frames, align = infer(self, ids, lengths, generator)
         self.last_hit_max_steps = (frames > 40).nonzero().flatten().tolist()
+        if self.last_hit_max_steps:
+            warnings.warn(MaxDecoderStepsWarning(self.last_hit_max_steps, 40))
         return mel, frames.clamp(max=40), align
 
     monkeypatch.setattr(toy.ToyAcoustic, "infer", infer_at_most_40)
@@ -60,14 +65,19 @@ def limited(toy, monkeypatch):
 def test_retry_split_speaks_the_halves(limited, tmp_path, recwarn):
     out, metrics = run_job(tmp_path, ["aaaaa bbbbb, ccccc ddddd"], *TOY, "pause=0.1")
     assert samples(out) == len("aaaaa bbbbb,ccccc ddddd") * HOP + 2205
-    assert metrics["hit_max_decoder_steps"] == [] and not recwarn.list
+    # the model's own "cut at 40 frames" warning is not shown: the retry fixed the cut
+    assert metrics["hit_max_decoder_steps"] == [] and [str(w.message) for w in recwarn.list] == []
 
 
 def test_retry_split_warns_when_a_word_cannot_be_cut(limited, tmp_path):
-    with pytest.warns(
-        UserWarning, match=r"line 1, sentence 1 \('x{30}'\) reached acoustic.max_decoder_steps"
-    ):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         out, metrics = run_job(tmp_path, ["x" * 30], *TOY)
+    # one warning, naming the line, the sentence and its first words; not the model's own
+    assert [str(w.message) for w in caught] == [
+        f"line 1, sentence 1 ('{'x' * 30}') reached acoustic.max_decoder_steps=1000; its speech is "
+        "cut off there (raise acoustic.max_decoder_steps, or shorten the sentence)"
+    ]
     assert samples(out) == 40 * 256 and metrics["hit_max_decoder_steps"] == [1]
 
 

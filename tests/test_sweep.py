@@ -146,9 +146,13 @@ def test_missing_lines_are_reported(tmp_path):
     make_job(
         tmp_path, "3", [*common, "shard=3"], shard_metrics([4, 8], {"12": "synthesis failed: NaN"})
     )
-    assert write_summary(tmp_path) == f"{tmp_path / 'summary.md'}: 4 jobs, 4 missing input lines"
+    assert write_summary(tmp_path) == (
+        f"{tmp_path / 'summary.md'}: 4 jobs, 4 missing input lines, 1 failed job(s):\n"
+        "  job 2 (input=book.txt num_shards=4 shard=2): no metrics.json"
+    )
 
     summary = (tmp_path / "summary.md").read_text()
+    assert "## Failed jobs\n\n- job 2 (input=book.txt num_shards=4 shard=2): no metrics.json" in summary
     assert "Missing lines (all jobs): 3, 7, 11-12" in summary
     assert "| all jobs | 3 | 12 | 7 | 1 | 4 | 10.5 | 1.5 |" in summary
     assert "| 2 | 2 | no metrics.json |" in summary
@@ -227,3 +231,20 @@ def test_the_documented_slurm_sweep_composes():
         120,
     )
     assert hydra.callbacks.sweep_summary._target_ == "ttsfw.sweep.SweepSummary"
+
+
+def test_failed_jobs_are_listed_with_their_reason_and_coverage_does_not_claim_success(tmp_path):
+    make_job(tmp_path, "0", ["device=cuda"], {"status": "failed: DeviceError", "error": "no CUDA here"})
+    make_job(tmp_path, "1", ["device=cpu"], shard_metrics(list(range(1, 13))))
+    assert write_summary(tmp_path).endswith("1 failed job(s):\n  job 0 (device=cuda): no CUDA here")
+    summary = (tmp_path / "summary.md").read_text()
+    assert "- job 0 (device=cuda): no CUDA here" in summary
+    assert "Every non-blank input line was produced." not in summary
+    assert "Not every job completed (see Failed jobs)" in summary
+
+
+def test_a_complete_sweep_says_so(tmp_path):
+    make_job(tmp_path, "0", ["batch_size=1"], shard_metrics(list(range(1, 13))))
+    assert "failed" not in write_summary(tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Failed jobs" not in summary and "Every non-blank input line was produced." in summary

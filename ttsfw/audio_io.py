@@ -91,6 +91,11 @@ def _temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
+def check_format(fmt: str) -> None:
+    """Refuse an audio format that cannot be written (before any synthesis starts)."""
+    _format(fmt)
+
+
 def _format(fmt: str) -> tuple[str, str]:
     if fmt not in FORMATS:
         raise ConfigError(f"unknown audio format '{fmt}'; choose one of {', '.join(FORMATS)}")

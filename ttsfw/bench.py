@@ -135,20 +135,9 @@ def run_benchmark(
 
 
 def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[str, Any]:
-    """The Hydra job of ``mode=bench``: measure, write bench.json + metrics.json, print a table.
-    A failure still leaves a metrics.json saying so, for the sweep summary."""
+    """The Hydra job of ``mode=bench``: measure, write bench.json + metrics.json, print a table."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        report = benchmark_report(cfg, choices)
-    except BaseException as exc:
-        failed = {
-            "status": f"failed: {type(exc).__name__}",
-            "error": str(exc),
-            "mode": "bench",
-            "choices": choices,
-        }
-        write_json(run_dir / "metrics.json", failed)
-        raise
+    report = benchmark_report(cfg, choices)
     write_json(run_dir / "bench.json", report)
     metrics = headline(report)
     write_json(run_dir / "metrics.json", metrics)

@@ -8,6 +8,7 @@ Files are identified by content, never by name.
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -21,12 +22,23 @@ _PREFIXES = ("module.1.", "module.")
 Model = TypeVar("Model")
 
 
+class RandomWeightsWarning(UserWarning):
+    """A component was built with random weights: what it makes is noise, not speech."""
+
+
 def random_weights(seed: int, build: Callable[[], Model]) -> Model:
     """``checkpoint: random``: build a model whose initial weights come from `seed`, leaving
-    the global RNG as it was (tests and benchmarks)."""
+    the global RNG as it was (tests and benchmarks). Warns that its output is noise."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        return build()
+        model = build()
+    warnings.warn(
+        f"{type(model).__name__} has random weights (checkpoint=random): its output is noise, "
+        "not speech (for tests and benchmarks)",
+        RandomWeightsWarning,
+        stacklevel=2,
+    )
+    return model
 
 
 def resolve_checkpoint(spec: str | Path) -> Path:

@@ -25,9 +25,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from . import sweep
 from .argv import literal_text_overrides, say_args
 from .config import CONF_DIR, check_choices, check_keys, register_search_path_plugin
 from .errors import TTSError
+from .reporting import failure_recorded
 
 
 def plugins_command(argv: list[str]) -> int:
@@ -71,7 +73,18 @@ def app(cfg: DictConfig) -> None:
     job = getattr(importlib.import_module(module), func)
     # in a sweep, a failed job is reported and the other jobs (and the summary) still run
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    _report_errors(lambda: job(cfg, choices, Path(runtime.output_dir)), exit=not multirun)
+    run_dir = Path(runtime.output_dir)
+
+    def recorded_job() -> None:
+        with failure_recorded(run_dir, mode, choices):
+            job(cfg, choices, run_dir)
+
+    _report_errors(recorded_job, exit=not multirun)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings on the command line: ``ttsfw: warning: ...`` (the source line is for developers)."""
+    return f"ttsfw: warning: {message}\n"
 
 
 def fail(message: str) -> None:
@@ -93,18 +106,15 @@ def _report_errors(action: Callable[[], object], exit: bool = True) -> object:
             raise
         if exit:
             fail(str(exc))
-        print(f"ttsfw: error: {exc}", file=sys.stderr)
-        _failed_jobs.append(str(exc))
+        print(f"ttsfw: error: {exc}", file=sys.stderr)  # a sweep job: the summary lists it
         return None
-
-
-#: errors of sweep jobs run in this process (the basic launcher); main() exits 1 if any
-_failed_jobs: list[str] = []
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
+    sweep.failed_jobs.clear()
     warnings.simplefilter("default")
+    warnings.formatwarning = _one_line_warning
     if argv and argv[0] in SUBCOMMANDS:
         sys.exit(_report_errors(lambda: SUBCOMMANDS[argv[0]](argv[1:])))
     if argv[:1] == ["say"]:
@@ -113,9 +123,10 @@ def main(argv: list[str] | None = None) -> None:
     if {"-m", "--multirun"} & set(argv) and {"-c", "--cfg", "-i", "--info"} & set(argv):
         fail("--cfg and --info show one job: drop -m to see the config of the sweep's first values")
     overrides = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
-    _report_errors(lambda: (check_choices(overrides), check_keys(overrides)))
+    if not {"-sc", "--shell-completion"} & set(argv):  # there install=/query= are not overrides
+        _report_errors(lambda: (check_choices(overrides), check_keys(overrides)))
     register_search_path_plugin()
     sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
     app()
-    if _failed_jobs:
+    if sweep.failed_jobs:  # whichever launcher ran them, the sweep summary found them
         sys.exit(1)

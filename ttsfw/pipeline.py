@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
@@ -20,6 +21,7 @@ from .config import compose_config
 from .errors import ConfigError, InputError
 from .plugins import get_registry
 from .registry import BuildContext
+from .stages import MaxDecoderStepsWarning
 from .timing import StageTimer
 
 
@@ -94,6 +96,15 @@ class Pipeline:
     def sample_rate(self) -> int:
         return int(self.vocoder.sample_rate)
 
+    def models(self) -> dict[str, dict[str, Any]]:
+        """What was actually built, per stage: its class, parameter count and architecture
+        (sizes read from the checkpoint, not the config's nulls or defaults)."""
+        return {
+            stage: describe_component(component)
+            for stage in self.STAGES
+            if (component := getattr(self, stage)) is not None
+        }
+
     def synthesize(self, texts: list[str]) -> SynthesisResult:
         """Speak every text; audio comes back in input order."""
         timer = StageTimer(self.device)
@@ -141,7 +152,8 @@ class Pipeline:
         device = self.device.device
         ids, lengths = ids.to(device), lengths.to(device)
         with self.device.autocast(self.cfg.precision):
-            with timer.stage("acoustic"):
+            with timer.stage("acoustic"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", MaxDecoderStepsWarning)  # reported per line below
                 mel, mel_lengths, alignments = self.acoustic.infer(ids, lengths, generator=generator)
             with timer.stage("vocoder"):
                 audio = self.vocoder.infer(mel, generator=generator)
@@ -186,6 +198,18 @@ def alignment(batch: dict[str, torch.Tensor], row: int, frames: int, in_length: 
     alignments, mel = batch["alignments"], batch["mel"]
     steps = -(-frames * alignments.size(1) // mel.size(2))
     return alignments[row, :steps, :in_length]
+
+
+def describe_component(component: Any) -> dict[str, Any]:
+    """class, parameters and, for a component with a dataclass ``config``, its fields."""
+    kind = type(component)
+    description: dict[str, Any] = {"class": f"{kind.__module__}.{kind.__qualname__}"}
+    if isinstance(component, torch.nn.Module):
+        description["parameters"] = sum(p.numel() for p in component.parameters())
+    config = getattr(component, "config", None)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        description["architecture"] = dataclasses.asdict(config)
+    return description
 
 
 def check_compatible(acoustic: Any, vocoder: Any) -> None:

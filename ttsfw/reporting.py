@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 import platform
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import Any, Iterator
 
 from . import __version__
 
 
 def versions() -> dict[str, Any]:
     """ttsfw, torch, Python and every loaded plugin's distribution and version."""
+    import torch
+
     from .plugins import plugin_infos
 
     return {
@@ -30,3 +31,24 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+@contextmanager
+def failure_recorded(run_dir: Path, mode: str, choices: dict[str, str]) -> Iterator[None]:
+    """A job that fails leaves its run dir holding a metrics.json that says why (its own
+    metrics, if it wrote any, with ``status: failed: <Error>`` and ``error``), never an empty
+    dir. Ctrl-C and SIGTERM are recorded too."""
+    try:
+        yield
+    except BaseException as exc:
+        path = run_dir / "metrics.json"
+        try:
+            metrics = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            metrics.setdefault("mode", mode)
+            metrics.setdefault("choices", choices)
+            metrics.update(status=f"failed: {type(exc).__name__}", error=str(exc) or type(exc).__name__)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(path, metrics)
+        except (OSError, ValueError):
+            pass  # an unwritable run dir: the error itself says so
+        raise

@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from .audio_io import AudioStream, OutputError, read_texts
+from .audio_io import AudioStream, OutputError, check_format, read_texts
 from .errors import ConfigError, InputError, TTSError
 from .pipeline import Pipeline, Utterance, alignment
 from .plugins import get_plugin_manager
@@ -39,6 +39,7 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     synthesis) is skipped with a warning and listed with its reason in metrics.json; the run
     goes on. With ``resume=true`` lines whose file exists are not spoken again."""
     options = JobOptions.from_config(cfg)
+    check_format(cfg.format)
     check_writable(run_dir)
     lines = read_texts(cfg.text, cfg.input, cfg.default_text)
     mine = range(options.shard, len(lines), options.num_shards)
@@ -489,6 +490,7 @@ def _metrics_header(cfg, choices, pipeline, lines, indices) -> dict[str, Any]:
         "precision": cfg.precision,
         "batch_size": int(cfg.batch_size),
         "sample_rate": pipeline.sample_rate,
+        "models": pipeline.models(),
         "versions": versions(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }

@@ -28,6 +28,23 @@ class Frontend:
         return []
 
 
+class MaxDecoderStepsWarning(UserWarning):
+    """Items reached max_decoder_steps (decoder steps of `frames_per_step` frames each) without
+    the stop gate firing (``items``: caller indices). An acoustic model warns with it for direct
+    callers; the pipeline silences it and reports the cuts that remain after its own handling
+    (retry by halves), naming the line."""
+
+    def __init__(self, items: list[int], max_steps: int, frames_per_step: int = 1):
+        self.items = items
+        self.max_steps = max_steps
+        super().__init__(
+            f"the acoustic model reached max_decoder_steps={max_steps} without the stop gate firing for "
+            f"batch item(s) {items}: their speech is cut at {max_steps * frames_per_step} frames "
+            f"(raise acoustic.max_decoder_steps for long sentences; a text without final "
+            f"punctuation may never stop)"
+        )
+
+
 class AcousticModel(nn.Module):
     """Symbol ids -> mel spectrogram."""
 

@@ -71,12 +71,18 @@ class Coverage:
         return sorted(set(range(1, self.lines + 1)) - self.produced - self.blank)
 
 
+#: jobs of the sweeps summarised in this process that did not complete ("job: reason");
+#: the CLI exits 1 if any (whichever launcher ran them)
+failed_jobs: list[str] = []
+
+
 class SweepSummary(Callback):
     """Hydra callback: write summary.csv and summary.md when a multirun ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         print(f"sweep summary: {write_summary(sweep_dir)}")
+        failed_jobs.extend(failures(find_jobs(sweep_dir)))
 
 
 def find_jobs(sweep_dir: Path) -> list[Job]:
@@ -98,6 +104,16 @@ def _read_job(sweep_dir: Path, job_dir: Path) -> Job:
     return Job(
         job_dir.relative_to(sweep_dir).as_posix(), {k.lstrip("+~"): v for k, v in pairs}, metrics
     )
+
+
+def failures(jobs: list[Job]) -> list[str]:
+    """``"job N (overrides): reason"`` for every job that did not complete."""
+    return [
+        f"job {job.name} ({' '.join(f'{k}={v}' for k, v in job.overrides.items()) or 'no overrides'}): "
+        f"{(job.metrics or {}).get('error') or (job.metrics or {}).get('status', 'no metrics.json')}"
+        for job in jobs
+        if (job.metrics or {}).get("status") != "complete"
+    ]
 
 
 def varying_keys(jobs: list[Job]) -> list[str]:
@@ -131,10 +147,16 @@ def write_summary(sweep_dir: Path) -> str:
     jobs = find_jobs(sweep_dir)
     groups = coverage(jobs)
     _write_csv(sweep_dir / "summary.csv", jobs)
-    markdown = _markdown(sweep_dir, jobs) + _coverage_markdown(groups)
+    failed = failures(jobs)
+    markdown = _markdown(sweep_dir, jobs) + _failures_markdown(failed) + _coverage_markdown(groups, failed)
     (sweep_dir / "summary.md").write_text("\n".join(markdown) + "\n", encoding="utf-8")
     missing = sum(len(g.missing) for g in groups)
-    return f"{sweep_dir / 'summary.md'}: {len(jobs)} jobs, {missing} missing input lines"
+    account = f"{sweep_dir / 'summary.md'}: {len(jobs)} jobs, {missing} missing input lines"
+    return account + (f", {len(failed)} failed job(s):\n  " + "\n  ".join(failed) if failed else "")
+
+
+def _failures_markdown(failed: list[str]) -> list[str]:
+    return ["", "## Failed jobs", "", *(f"- {line}" for line in failed)] if failed else []
 
 
 def _metric_keys(rows: list[dict[str, Any]]) -> list[str]:
@@ -166,8 +188,9 @@ def _markdown(sweep_dir: Path, jobs: list[Job]) -> list[str]:
     ]
 
 
-def _coverage_markdown(groups: list[Coverage]) -> list[str]:
-    """Lines, produced, blank and missing per group of synthesis jobs; the missing lines."""
+def _coverage_markdown(groups: list[Coverage], failed: list[str]) -> list[str]:
+    """Lines, produced, blank and missing per group of synthesis jobs; the missing lines
+    (jobs that failed before reading their input are not counted: see Failed jobs)."""
     if not groups:
         return []
     header = ["jobs of", "jobs", "lines", "produced", "blank", "missing"]
@@ -178,14 +201,13 @@ def _coverage_markdown(groups: list[Coverage]) -> list[str]:
         for g in groups
     ]
     missing = [f"Missing lines ({g.label}): {_ranges(g.missing)}" for g in groups if g.missing]
-    return [
-        "",
-        "## Synthesis coverage",
-        "",
-        *_table(header, rows),
-        "",
-        *(missing or ["Every non-blank input line was produced."]),
-    ]
+    if not missing:
+        missing = [
+            "Not every job completed (see Failed jobs): their lines are not all produced."
+            if failed
+            else "Every non-blank input line was produced."
+        ]
+    return ["", "## Synthesis coverage", "", *_table(header, rows), "", *missing]
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:

@@ -26,7 +26,7 @@ from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, u
 from ..errors import ConfigError, InputError
 from ..quantize import check_quantize
 from ..registry import BuildContext
-from ..stages import AcousticModel
+from ..stages import AcousticModel, MaxDecoderStepsWarning
 from .tacotron2_layers import Decoder, Encoder, Postnet
 from .tacotron2_loading import architecture_from_tensors, check_state_dict
 
@@ -84,7 +84,8 @@ class Tacotron2Config:
         DLE's ``decoder_no_early_stopping`` maps to ``early_stopping``; TRAINING_ONLY keys are
         ignored; unknown keys are an error (typos).
         """
-        options = {k: v for k, v in options.items() if k not in TRAINING_ONLY}
+        # null = not chosen: from the checkpoint, or these defaults for random weights
+        options = {k: v for k, v in options.items() if k not in TRAINING_ONLY and v is not None}
         if "decoder_no_early_stopping" in options:
             options["early_stopping"] = not options.pop("decoder_no_early_stopping")
         known = {f.name for f in fields(cls)}
@@ -113,21 +114,6 @@ class Tacotron2Output:
     encoder_outputs: torch.Tensor  # (B, T_in, encoder_embedding_dim), zero at padding
     #: caller indices of the items whose gate never fired within max_decoder_steps
     hit_max_steps: list[int]
-
-
-class MaxDecoderStepsWarning(UserWarning):
-    """Items reached max_decoder_steps (decoder steps of `frames_per_step` frames each) without
-    the stop gate firing (``items``: caller indices)."""
-
-    def __init__(self, items: list[int], max_steps: int, frames_per_step: int = 1):
-        self.items = items
-        self.max_steps = max_steps
-        super().__init__(
-            f"Tacotron2 reached max_decoder_steps={max_steps} without the stop gate firing for "
-            f"batch item(s) {items}: their speech is cut at {max_steps * frames_per_step} frames "
-            f"(raise acoustic.max_decoder_steps for long sentences; a text without final "
-            f"punctuation may never stop)"
-        )
 
 
 class Tacotron2(AcousticModel):

@@ -86,7 +86,8 @@ class WaveGlowConfig:
             raise ConfigError(
                 f"unknown waveglow option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
-        return cls(**{key: int(value) for key, value in options.items()})
+        # null = not chosen: from the checkpoint, or these defaults for random weights
+        return cls(**{key: int(value) for key, value in options.items() if value is not None})
 
     @classmethod
     def from_state_dict(
