@@ -15,6 +15,7 @@ from ttsfw import bench
 from ttsfw.bench import bench_job, order_statistic, summarize
 from ttsfw.config import compose_config
 from ttsfw.errors import ConfigError
+from ttsfw.reporting import failure_recorded
 
 LAB_SENTENCE = (
     "The forms of printed letters should be beautiful, and that their arrangement on the page "
@@ -99,8 +100,10 @@ def test_order_statistic_of_nothing():
 
 
 def run_bench(tmp_path, *overrides: str) -> dict:
+    """The bench job as the CLI runs it (a failure leaves a metrics.json saying why)."""
     cfg, choices = compose_config(["mode=bench", "device.threads=1", *overrides])
-    return bench_job(cfg, choices, tmp_path)
+    with failure_recorded(tmp_path, "bench", choices):
+        return bench_job(cfg, choices, tmp_path)
 
 
 def test_toy_bench_numbers_are_consistent(toy, tmp_path, capsys, monkeypatch):
