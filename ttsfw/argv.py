@@ -39,8 +39,11 @@ def literal_text_overrides(args: list[str]) -> list[str]:
 
 
 def say_args(args: list[str]) -> list[str]:
-    """``say "any text" [overrides]`` -> ``text=<the text, quoted> [overrides]``."""
-    if not args or args[0].startswith("-") or _TEXT_OVERRIDE.match(args[0]):
+    """``say "any text" [overrides]`` -> ``text=<the text, quoted> [overrides]``; the first
+    argument is the text, whatever it holds (``say -- "-5 degrees"`` also works)."""
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if not args or args[0] in ("-h", "--help"):
         raise ConfigError('say needs the text to speak first: python -m ttsfw say "Hello there." [overrides]')
     return [f"text={quote_text(args[0])}", *args[1:]]
 
