@@ -16,6 +16,7 @@ from ttsfw.bench import bench_job, order_statistic, summarize
 from ttsfw.config import compose_config
 from ttsfw.errors import ConfigError
 from ttsfw.reporting import failure_recorded
+from ttsfw.threads import available_cpus
 
 LAB_SENTENCE = (
     "The forms of printed letters should be beautiful, and that their arrangement on the page "
@@ -148,7 +149,8 @@ def test_toy_bench_numbers_are_consistent(toy, tmp_path, capsys, monkeypatch):
     assert latency["p50"] <= latency["p90"] <= latency["p95"] <= latency["p99"] <= latency["max"]
     assert latency["mean"] == pytest.approx(np.mean(its["latency"]))
     assert report["percentiles"].startswith("DLE order statistic")
-    assert report["peak_memory_bytes"] > 0 and report["threads"] == 1
+    assert report["peak_memory_bytes"] > 0
+    assert report["threads"]["policy"] == "fixed" and report["threads"]["stages"] == {"acoustic": {"1": 6}, "vocoder": {"1": 6}}
     assert (
         report["batch_size"],
         report["input_length"],
@@ -166,7 +168,7 @@ def test_toy_bench_numbers_are_consistent(toy, tmp_path, capsys, monkeypatch):
 
     table = capsys.readouterr().out
     assert (
-        "cpu (1 threads), fp32, batch_size 2, 166 characters, 4 iterations after 2 warm-up" in table
+        f"cpu (1 threads of {available_cpus()} cores), fp32, batch_size 2, 166 characters, 4 iterations after 2 warm-up" in table
     )
     assert table.count("\n") >= 12 and "latency " in table and "p99" in table
 

@@ -7,6 +7,8 @@ import json
 import pytest
 import soundfile as sf
 
+from ttsfw.threads import available_cpus
+
 TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]
 
 
@@ -44,6 +46,8 @@ def test_text_is_spoken_into_the_run_dir(run, tmp_path):
     assert metrics["audio_seconds"] == pytest.approx(len(data) / 22050)
     assert metrics["rtf"] > 0 and metrics["samples_per_second"] > 0
     assert metrics["versions"]["plugins"]["toy"] == "ttsfw-toy 0.3.1"
+    assert metrics["threads"]["policy"] == "adaptive" and set(metrics["threads"]["stages"]) == {"acoustic", "vocoder"}
+    assert metrics["threads"]["omp_wait"] == {"GOMP_SPINCOUNT": "10000"}  # set before torch loaded
     assert result.stderr.strip().splitlines()[-1].startswith(f"ttsfw: 1 file(s), {len(data) / 22050:.1f} s of audio in {out}")
 
 
@@ -104,6 +108,10 @@ def test_a_failing_sweep_job_fails_the_sweep_under_another_launcher(plugin_venv,
     assert result.returncode == 1, result.stderr
     assert "1 failed job(s):" in result.stdout
     assert (tmp_path / "sweep" / "1" / "0001.wav").is_file()
+    # two jobs at once share the cores: each adapts within cores // 2
+    threads = json.loads((tmp_path / "sweep" / "1" / "metrics.json").read_text())["threads"]
+    assert threads["workers"] == min(2, available_cpus())
+    assert threads["cpus"] == max(1, available_cpus() // threads["workers"])
 
 
 def test_help_lists_every_group_and_option(run):

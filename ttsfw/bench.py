@@ -167,7 +167,7 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
         "text": text,
         "warmup": int(cfg.mode.warmup),
         "num_iters": int(cfg.mode.num_iters),
-        "threads": torch.get_num_threads(),
+        "threads": pipeline.device.thread_report(),
         "sample_rate": pipeline.sample_rate,
         "decoder": {k: cfg.acoustic[k] for k in DECODER_OPTIONS if k in cfg.acoustic},
         "hit_max_decoder_steps": int(sum(hits)),

@@ -30,6 +30,7 @@ from .argv import literal_text_overrides, say_args
 from .config import CONF_DIR, check_choices, check_keys, register_search_path_plugin
 from .errors import TTSError
 from .reporting import failure_recorded
+from .threads import SPIN_COUNT, share_cores_between_parallel_jobs
 
 
 def plugins_command(argv: list[str]) -> int:
@@ -74,6 +75,8 @@ def app(cfg: DictConfig) -> None:
     # in a sweep, a failed job is reported and the other jobs (and the summary) still run
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     run_dir = Path(runtime.output_dir)
+    if multirun:
+        share_cores_between_parallel_jobs(cfg, HydraConfig.get().launcher)
 
     def recorded_job() -> None:
         with failure_recorded(run_dir, mode, choices):
@@ -112,6 +115,8 @@ def _report_errors(action: Callable[[], object], exit: bool = True) -> object:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads
+        os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
     sweep.failed_jobs.clear()
     warnings.simplefilter("default")
     warnings.formatwarning = _one_line_warning

@@ -17,6 +17,7 @@ from typing import Any, ContextManager
 import torch
 
 from .errors import ConfigError, DeviceError
+from .threads import ThreadPolicy
 
 #: precision name -> the dtype autocast runs eligible ops in
 PRECISIONS: dict[str, torch.dtype] = {
@@ -72,6 +73,14 @@ class DeviceBackend:
     def synchronize(self) -> None:
         """Wait until the work queued on the device is done (a no-op on CPU)."""
 
+    def stage(self, name: str) -> ContextManager:
+        """Context in which stage `name` runs (the CPU backend chooses its threads there)."""
+        return contextlib.nullcontext()
+
+    def thread_report(self) -> dict[str, Any]:
+        """How many host threads the stages ran with (the CPU backend: per stage)."""
+        return {"policy": "fixed" if self.threads else "torch default", "threads": torch.get_num_threads()}
+
     def precisions(self) -> tuple[str, ...]:
         """The precisions this device runs."""
         return ("fp32", "bf16")
@@ -115,17 +124,26 @@ class DeviceBackend:
 
 
 class CPUBackend(DeviceBackend):
-    """The host CPU; `threads` sets torch's intra-op threads, `reuse_memory` keeps freed
-    memory in the process for reuse (`keep_freed_memory`). Peak memory is the process's
-    peak resident set size since start (it cannot be reset)."""
+    """The host CPU. Each stage runs with the threads of a `ThreadPolicy`: adaptive to the
+    cores free of other work (`threads` None, the default) or `threads` fixed; `workers`
+    processes share the cores. `reuse_memory` keeps freed memory in the process for reuse
+    (`keep_freed_memory`). Peak memory is the process's peak resident set size since start
+    (it cannot be reset)."""
 
     name = "cpu"
 
     def __init__(
-        self, index: int | None = None, threads: int | None = None, reuse_memory: bool = True
+        self,
+        index: int | None = None,
+        threads: int | None = None,
+        reuse_memory: bool = True,
+        workers: int = 1,
     ):
         super().__init__(index, threads)
+        if not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"device.workers must be a positive integer, got {workers!r}")
         self.reuse_memory = reuse_memory
+        self.policy = ThreadPolicy(threads, workers)
 
     @property
     def device(self) -> torch.device:
@@ -138,12 +156,19 @@ class CPUBackend(DeviceBackend):
         if self.reuse_memory:
             keep_freed_memory()
 
+    def stage(self, name: str) -> ContextManager:
+        return self.policy.stage(name)
+
+    def thread_report(self) -> dict[str, Any]:
+        return self.policy.report()
+
     def peak_memory_bytes(self) -> int | None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes, Linux: KiB
 
     def describe(self) -> str:
-        return f"cpu ({torch.get_num_threads()} threads)"
+        threads = self.threads or f"adaptive 1-{self.policy.cpus}"
+        return f"cpu ({threads} threads of {self.policy.cpus} cores)"
 
 
 class CUDABackend(DeviceBackend):
@@ -246,18 +271,20 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(m_mmap_max, 0)) and bool(mallopt(m_trim_threshold, 2**31 - 1))
 
 
-def pick_auto(index: int | None = None, threads: int | None = None) -> DeviceBackend:
+def pick_auto(index: int | None = None, threads: int | None = None, workers: int = 1) -> DeviceBackend:
     """The first available of cuda, mlu, cpu."""
     for backend in (CUDABackend, MLUBackend):
         candidate = backend(index, threads)
         if candidate.is_available():
             return candidate
-    return CPUBackend(None, threads)
+    return CPUBackend(None, threads, workers=workers)
 
 
 def build_cpu(cfg: Any, context: Any) -> DeviceBackend:
     """Factory for ``device: {name: cpu, threads: ..., reuse_memory: ...}``."""
-    return CPUBackend(cfg.get("index"), cfg.get("threads"), bool(cfg.get("reuse_memory", True)))
+    return CPUBackend(
+        cfg.get("index"), cfg.get("threads"), bool(cfg.get("reuse_memory", True)), cfg.get("workers", 1)
+    )
 
 
 def build_cuda(cfg: Any, context: Any) -> DeviceBackend:
@@ -269,4 +296,4 @@ def build_mlu(cfg: Any, context: Any) -> DeviceBackend:
 
 
 def build_auto(cfg: Any, context: Any) -> DeviceBackend:
-    return pick_auto(cfg.get("index"), cfg.get("threads"))
+    return pick_auto(cfg.get("index"), cfg.get("threads"), cfg.get("workers", 1))

@@ -152,14 +152,14 @@ class Pipeline:
         device = self.device.device
         ids, lengths = ids.to(device), lengths.to(device)
         with self.device.autocast(self.cfg.precision):
-            with timer.stage("acoustic"), warnings.catch_warnings():
+            with timer.stage("acoustic"), self.device.stage("acoustic"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", MaxDecoderStepsWarning)  # reported per line below
                 mel, mel_lengths, alignments = self.acoustic.infer(ids, lengths, generator=generator)
-            with timer.stage("vocoder"):
+            with timer.stage("vocoder"), self.device.stage("vocoder"):
                 audio = self.vocoder.infer(mel, generator=generator)
         audio = audio.float()
         if self.denoiser is not None:
-            with timer.stage("denoiser"):
+            with timer.stage("denoiser"), self.device.stage("denoiser"):
                 audio = self.denoiser(audio, float(self.cfg.denoiser.get("strength", 0.0)))
         hit = set(getattr(self.acoustic, "last_hit_max_steps", None) or ())
         return {

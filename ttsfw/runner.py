@@ -81,6 +81,7 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
         _finish_metrics(
             metrics, done, speaker.timer, time.perf_counter() - start, width, cfg.format
         )
+        metrics["threads"] = pipeline.device.thread_report()
         write_json(run_dir / "metrics.json", metrics)
     print(_summary_line(metrics, run_dir), file=sys.stderr)
     return metrics
