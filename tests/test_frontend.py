@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from conftest import TOY
 from ttsfw import Pipeline
-from ttsfw.errors import ConfigError, InputError
+from ttsfw.errors import ConfigError, InputError, SynthesisError
 from ttsfw.plugins import get_registry
 from ttsfw.registry import BuildContext
 from ttsfw.text.cleaners import english_cleaners
@@ -270,5 +270,5 @@ def test_pipeline_speaks_through_the_english_frontend(toy):
     lengths = [len(EnglishFrontend().text_to_sequence(text)) for text in texts]
     assert lengths == [45, 4]  # "doctor smith paid three dollars, fifty cents."
     assert [len(audio) for audio in result.audio] == [n * 2 * 256 for n in lengths]  # toy: 2 frames/id
-    with pytest.raises(InputError, match="has what cannot be spoken: '😀'"):
+    with pytest.raises(SynthesisError, match="text 1 cannot be spoken: .* has what cannot be spoken: '😀'"):
         Pipeline.from_overrides([*overrides, "frontend.strict=true"]).synthesize(["Hi 😀"])

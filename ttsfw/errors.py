@@ -17,6 +17,10 @@ class InputError(TTSError):
     """The text input is missing, empty or unreadable."""
 
 
+class SynthesisError(TTSError):
+    """A text could not be spoken (the acoustic model made no frames, NaN or Inf, a model failed)."""
+
+
 class DeviceError(TTSError):
     """The requested device backend is unknown or unavailable."""
 

@@ -1,7 +1,7 @@
 """The pipeline: frontend -> acoustic model -> vocoder -> denoiser, on one device.
 
     from ttsfw import Pipeline
-    tts = Pipeline.from_overrides(["vocoder=waveglow", "device=cpu"])
+    tts = Pipeline.from_overrides(["device=cpu"])       # the shipped voice
     result = tts.synthesize(["Hello there.", "A second sentence."])
     result.audio[0], result.sample_rate, result.timings
 """
@@ -10,49 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
-import numpy as np
 import torch
 from omegaconf import DictConfig
 
 from .config import compose_config
-from .errors import ConfigError, InputError
+from .engine import Engine, SynthesisResult, Utterance
+from .errors import ConfigError, InputError, SynthesisError
+from .options import JobOptions
 from .plugins import get_registry
 from .registry import BuildContext
 from .stages import MaxDecoderStepsWarning
 from .timing import StageTimer
-
-
-@dataclass
-class Utterance:
-    """One synthesised input line. `audio` is float32 (N,) in [-1, 1]."""
-
-    index: int
-    text: str
-    audio: np.ndarray
-    sample_rate: int
-    mel: torch.Tensor | None = None  # (n_mel, T_out), CPU
-    alignment: torch.Tensor | None = None  # (T_out / r, T_in): one row per decoder step, CPU
-    hit_max_decoder_steps: bool = False
-
-    @property
-    def seconds(self) -> float:
-        return len(self.audio) / self.sample_rate
-
-
-@dataclass
-class SynthesisResult:
-    """Utterances in input order, the sample rate and per-stage seconds."""
-
-    utterances: list[Utterance]
-    sample_rate: int
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def audio(self) -> list[np.ndarray]:
-        return [u.audio for u in self.utterances]
 
 
 class Pipeline:
@@ -105,39 +75,26 @@ class Pipeline:
             if (component := getattr(self, stage)) is not None
         }
 
-    def synthesize(self, texts: list[str]) -> SynthesisResult:
-        """Speak every text; audio comes back in input order."""
-        timer = StageTimer(self.device)
-        utterances = [u for batch in self.iter_batches(texts, timer) for u in batch]
-        utterances.sort(key=lambda u: u.index)
-        return SynthesisResult(utterances, self.sample_rate, timer.as_dict())
-
-    def iter_batches(
-        self, texts: list[str], timer: StageTimer, indices: list[int] | None = None
-    ) -> Iterator[list[Utterance]]:
-        """Yield finished utterances batch by batch (longest inputs first).
-
-        `indices` are the caller's numbers for `texts` (default 0..n-1); utterances carry them.
-        """
+    def synthesize(self, texts: list[str], on_error: str = "raise") -> SynthesisResult:
+        """Speak every text as ``python -m ttsfw`` does (the same engine: sentences and clauses,
+        batches by length, retry in halves at max_decoder_steps, the same checks); one
+        Utterance per text, in input order. A text that cannot be spoken raises SynthesisError
+        naming it (``on_error="raise"``) or is left out and listed in ``skipped`` (``"skip"``)."""
         if not texts:
             raise InputError("no text to speak: the input is empty")
-        indices = list(range(len(texts))) if indices is None else list(indices)
-        with timer.stage("frontend"):
-            encoded = self.encode_each(texts)
-        order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
-        generator = self.device.generator(self.cfg.seed)
-        batch_size = int(self.cfg.batch_size)
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            ids = torch.nn.utils.rnn.pad_sequence([encoded[i] for i in rows], batch_first=True)
-            lengths = torch.tensor([len(encoded[i]) for i in rows])
-            batch = self.run_batch(ids, lengths, generator, timer)
-            yield [
-                self._utterance(indices[i], texts[i], row, batch, int(lengths[row]))
-                for row, i in enumerate(rows)
-            ]
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        timer = StageTimer(self.device)
+        engine = Engine(self, JobOptions.from_config(self.cfg), timer)
+        utterances, skipped = [], {}
+        for result in engine.whole_lines(list(texts), list(range(len(texts)))):
+            if isinstance(result, Utterance):
+                utterances.append(result)
+            elif on_error == "raise":
+                raise SynthesisError(f"text {result.line + 1} cannot be spoken: {result.reason}")
+            else:
+                skipped[result.line] = result.reason
+        return SynthesisResult(utterances, self.sample_rate, timer.as_dict(), skipped)
 
     def encode_each(self, texts: list[str]) -> list[torch.Tensor]:
         """Symbol ids (T_in,) of every text, unpadded."""
@@ -170,35 +127,6 @@ class Pipeline:
             "hit": torch.tensor([row in hit for row in range(len(ids))]),
         }
 
-    def _utterance(self, index: int, text: str, row: int, batch: dict, in_length: int) -> Utterance:
-        frames = int(batch["mel_lengths"][row])
-        audio = batch["audio"][row, : frames * self.vocoder.hop_length].numpy()
-        check_finite(audio, "vocoder/denoiser", index)
-        if bool(batch["hit"][row]):
-            warnings.warn(
-                f"utterance {index + 1} reached max_decoder_steps "
-                f"({self.cfg.acoustic.get('max_decoder_steps')}); its audio is probably cut off: "
-                f"{text[:60]!r}",
-                stacklevel=2,
-            )
-        return Utterance(
-            index=index,
-            text=text,
-            audio=audio.astype(np.float32, copy=False),
-            sample_rate=self.sample_rate,
-            mel=batch["mel"][row, :, :frames],
-            alignment=alignment(batch, row, frames, in_length),
-            hit_max_decoder_steps=bool(batch["hit"][row]),
-        )
-
-
-def alignment(batch: dict[str, torch.Tensor], row: int, frames: int, in_length: int) -> torch.Tensor:
-    """The attention of one batch row, cut to its length: (ceil(frames / r), in_length), one row
-    per decoder step (an acoustic model emitting r frames per step has T_out / r rows)."""
-    alignments, mel = batch["alignments"], batch["mel"]
-    steps = -(-frames * alignments.size(1) // mel.size(2))
-    return alignments[row, :steps, :in_length]
-
 
 def describe_component(component: Any) -> dict[str, Any]:
     """class, parameters and, for a component with a dataclass ``config``, its fields."""
@@ -221,8 +149,3 @@ def check_compatible(acoustic: Any, vocoder: Any) -> None:
                 f"acoustic model and vocoder disagree on {attribute}: {a} vs {v}; "
                 f"choose a vocoder trained for this acoustic model's mels"
             )
-
-
-def check_finite(values: np.ndarray, stage: str, index: int) -> None:
-    if not np.isfinite(values).all():
-        raise FloatingPointError(f"utterance {index + 1}: {stage} produced NaN or Inf")
