@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ttsfw.checkpoints import load_checkpoint, strip_module_prefix, unwrap
+from ttsfw.weights.load import load_checkpoint, strip_module_prefix, unwrap
 from ttsfw.errors import CheckpointError
 
 

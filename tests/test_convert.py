@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ttsfw.convert import main
+from ttsfw.weights.convert import main
 from ttsfw.errors import CheckpointError
 
 

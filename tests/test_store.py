@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ttsfw.checkpoints import load_checkpoint, unwrap
+from ttsfw.weights.load import load_checkpoint, unwrap
 from ttsfw.errors import CheckpointError
-from ttsfw.store import MODELS, cache_dir, checkpoint_kind, download, main, resolve
+from ttsfw.weights.store import MODELS, cache_dir, checkpoint_kind, download, main, resolve
 
 WAVEGLOW = "nvidia_waveglowpyt_fp32_20190427"
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ttsfw import Pipeline
-from ttsfw.checkpoints import resolve_checkpoint
+from ttsfw.weights.store import resolve_checkpoint
 from ttsfw.config import compose_config
 from ttsfw.errors import CheckpointError
 from ttsfw.voices import VOICES_DIR, shipped_path

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from ttsfw.checkpoints import load_checkpoint, unwrap
-from ttsfw.convert import convert
+from ttsfw.weights.convert import convert
+from ttsfw.weights.load import load_checkpoint, unwrap
 from ttsfw.errors import CheckpointError, ConfigError
 from ttsfw.models.waveglow import WaveGlow, WaveGlowConfig, build_waveglow, load_waveglow
 from ttsfw.plugins import get_registry

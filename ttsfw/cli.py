@@ -52,8 +52,8 @@ def _lazy(target: str) -> Callable[[list[str]], int]:
 
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "plugins": plugins_command,
-    "convert": _lazy("ttsfw.convert:main"),
-    "download": _lazy("ttsfw.store:main"),
+    "convert": _lazy("ttsfw.weights.convert:main"),
+    "download": _lazy("ttsfw.weights.store:main"),
 }
 
 MODES: dict[str, str] = {

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, unwrap
+from ..weights.load import load_checkpoint, unwrap
+from ..weights.option import from_checkpoint_option
 from ..errors import ConfigError, InputError
 from ..quantize import check_quantize
 from ..registry import BuildContext
@@ -278,18 +279,12 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
     device_type = context.device.device.type if context.device is not None else "cpu"
     quantize = check_quantize(options.pop("quantize", "none"), device_type)
     config = Tacotron2Config.from_mapping(options)
-    if checkpoint is None:
-        raise ConfigError(
-            "acoustic.checkpoint is not set: set acoustic.checkpoint=PATH (a Tacotron2 .pt "
-            "file, or a model-store name), or acoustic.checkpoint=random for random weights"
-        )
-    if str(checkpoint) == "random":
-        model = random_weights(init_seed, lambda: Tacotron2(config).eval())
-    else:
-        symbols = getattr(context.frontend, "symbols", None)
-        model = Tacotron2.from_checkpoint(
-            resolve_checkpoint(checkpoint), config, n_symbols=len(symbols) if symbols else None
-        )
+    symbols = getattr(context.frontend, "symbols", None)
+    model = from_checkpoint_option(
+        checkpoint, "acoustic.checkpoint", "a Tacotron2 .pt file", init_seed,
+        build_random=lambda: Tacotron2(config).eval(),
+        load=lambda path: Tacotron2.from_checkpoint(path, config, n_symbols=len(symbols) if symbols else None),
+    )
     # the decoder streams all its weights every step: int8 / bf16 storage makes it faster
     model.decoder.weight_format = "int8" if quantize == "int8" else context.precision
     return model

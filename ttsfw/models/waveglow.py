@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoints import load_checkpoint, random_weights, resolve_checkpoint, unwrap
+from ..weights.load import load_checkpoint, unwrap
+from ..weights.option import from_checkpoint_option
 from ..devices import PRECISIONS
 from ..errors import CheckpointError, ConfigError
 from ..registry import BuildContext
@@ -443,15 +444,11 @@ def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
     config = WaveGlowConfig.from_mapping(options)
     if sigma < 0:
         raise ConfigError(f"vocoder.sigma must be >= 0 (got {sigma}); 0.6 is a good default")
-    if checkpoint is None:
-        raise ConfigError(
-            "vocoder.checkpoint is not set: set vocoder.checkpoint=PATH (a WaveGlow .pt file, or a "
-            "model-store name), or vocoder.checkpoint=random for random weights"
-        )
-    if str(checkpoint) == "random":
-        model = random_weights(init_seed, lambda: WaveGlow(config, sigma))
-    else:
-        model = load_waveglow(resolve_checkpoint(checkpoint), sigma)
+    model = from_checkpoint_option(
+        checkpoint, "vocoder.checkpoint", "a WaveGlow .pt file", init_seed,
+        build_random=lambda: WaveGlow(config, sigma),
+        load=lambda path: load_waveglow(path, sigma),
+    )
     # reduced precision: the weights are stored in it once, instead of autocast casting them
     # on every call; W^-1 and the affine steps stay float32 (see `WaveGlow`)
     return model.to(PRECISIONS[context.precision]).eval()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import load_checkpoint, unwrap
+from ..weights.load import load_checkpoint, unwrap
 
 
 def export_weights(checkpoint: str | Path, out: str | Path) -> Path:

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from ..audio.stft import MelSpectrogram
-from ..checkpoints import load_checkpoint
+from ..weights.load import load_checkpoint
 from ..config import CONF_DIR
 from ..errors import ConfigError
 from ..models.tacotron2 import Tacotron2, Tacotron2Config

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
-from ttsfw.checkpoints import load_checkpoint, unwrap
+from ttsfw.weights.load import load_checkpoint, unwrap
 from ttsfw.errors import CheckpointError
 
 #: config.json fields that define the architecture (they override the YAML variant)

@@ -1,7 +1,7 @@
 """Safe checkpoint loading shared by every component.
 
 Files are read with ``torch.load(weights_only=True)`` and an explicit ``map_location``; no
-code is ever unpickled here (see ``ttsfw.convert`` for the explicit, opt-in legacy path).
+code is ever unpickled here (see ``ttsfw.weights.convert`` for the explicit, opt-in legacy path).
 Files are identified by content, never by name.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import torch
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 _PREFIXES = ("module.1.", "module.")
 
@@ -39,16 +39,6 @@ def random_weights(seed: int, build: Callable[[], Model]) -> Model:
         stacklevel=2,
     )
     return model
-
-
-def resolve_checkpoint(spec: str | Path) -> Path:
-    """Turn a config value into the checkpoint file's path: a voice shipped in the package
-    (``ttsfw.voices``), a model-store name (see ``python -m ttsfw download``) mapping to the
-    cached file, else a path."""
-    from .store import resolve  # store imports this module
-    from .voices import shipped_path
-
-    return shipped_path(str(spec)) or resolve(spec)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:

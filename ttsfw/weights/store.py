@@ -23,9 +23,10 @@ from typing import Mapping
 import torch
 from tqdm import tqdm
 
-from . import __version__
-from .checkpoints import load_checkpoint, unwrap
-from .errors import CheckpointError
+from .. import __version__
+from ..errors import CheckpointError
+from ..voices import shipped_path
+from .load import load_checkpoint, unwrap
 
 CACHE_ENV = "TTSFW_CACHE"
 CHUNK = 1 << 20
@@ -107,6 +108,13 @@ def checkpoint_kind(tensors: Mapping[str, torch.Tensor]) -> str | None:
     if "embedding.weight" in tensors and "decoder.attention_rnn.weight_ih" in tensors:
         return "tacotron2"
     return None
+
+
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """Turn a config value into the checkpoint file's path: a voice shipped in the package
+    (``ttsfw.voices``), a model-store name (see ``python -m ttsfw download``) mapping to the
+    cached file, else a path."""
+    return shipped_path(str(spec)) or resolve(spec)
 
 
 def download(name: str, url: str | None = None, progress: bool = True) -> Path:

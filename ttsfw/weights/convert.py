@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
-from .checkpoints import load_checkpoint
-from .errors import CheckpointError
-from .models.waveglow import WaveGlow
+from ..errors import CheckpointError
+from ..models.waveglow import WaveGlow
+from .load import load_checkpoint
 
 TRUST_HELP = (
     "Reading a pickled model means unpickling Python objects, and a pickle can make Python run "
