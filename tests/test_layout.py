@@ -90,3 +90,31 @@ def test_no_module_outside_the_model_definitions_is_over_300_lines():
         and (n := len(p.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}, f"split these (one concept per module): {long}"
+
+
+#: what a plugin may import from ttsfw: the top-level face, the errors and the weights helpers
+PUBLIC_FACE = {"ttsfw", "ttsfw.errors", "ttsfw.weights"}
+PLUGINS = [REPO / "plugins" / "ttsfw-hifigan" / "src", REPO / "tests" / "toy_plugin"]
+
+
+def test_the_shipped_plugins_use_only_the_public_face():
+    used = {
+        f"{path.relative_to(REPO)}: {node.module}"
+        for root in PLUGINS
+        for path in root.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "ttsfw"
+        and node.module not in PUBLIC_FACE
+    }
+    assert used == set()
+
+
+def test_the_public_face_is_importable_from_ttsfw_without_torch():
+    import subprocess
+    import sys
+
+    probe = ("import sys, ttsfw; names = [n for n in ttsfw.__all__ if n != '__version__']\n"
+             "light = {n: getattr(ttsfw, n) for n in ('hookimpl', 'BuildContext')}\n"
+             "print('torch' in sys.modules); [getattr(ttsfw, n) for n in names]; print(len(names))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "7"]  # hooks and the build context need no torch; the stages do

@@ -88,3 +88,14 @@ def test_misspelled_hook_is_a_clear_error_naming_the_plugin(plugin_venv):
         "ttsfw: error: plugin 'typo' implements unknown hook(s) ttsfw_register_vocoder: misspelled? "
         "known hooks: " + ", ".join(sorted(plugins._spec_names()))
     ]
+
+
+def test_stage_classes_are_abstract_with_no_silent_audio_defaults():
+    from ttsfw import AcousticModel, Denoiser, Frontend, Vocoder
+
+    for stage in (Frontend, AcousticModel, Vocoder, Denoiser):
+        half_done = type(f"Half{stage.__name__}", (stage,), {})
+        with pytest.raises(TypeError, match="abstract"):
+            half_done()
+    for attribute in ("sample_rate", "hop_length", "n_mel_channels"):
+        assert not hasattr(Vocoder, attribute) and not hasattr(AcousticModel, attribute)

@@ -7,12 +7,23 @@ try:
 except PackageNotFoundError:  # running from a source checkout without install
     __version__ = "0.0.0+source"
 
-__all__ = ["Pipeline", "__version__"]
+#: the public face, for users (Pipeline) and plugin authors (hooks, stage classes, context);
+#: each is imported on first use, so `import ttsfw` stays light (no torch)
+_PUBLIC = {
+    "Pipeline": "ttsfw.pipeline",
+    "hookimpl": "ttsfw.hookspecs",
+    "BuildContext": "ttsfw.registry",
+    "Frontend": "ttsfw.stages",
+    "AcousticModel": "ttsfw.stages",
+    "Vocoder": "ttsfw.stages",
+    "Denoiser": "ttsfw.stages",
+}
+__all__ = [*_PUBLIC, "__version__"]
 
 
 def __getattr__(name: str):
-    if name == "Pipeline":  # lazy: keeps `import ttsfw` light
-        from .pipeline import Pipeline
+    if name in _PUBLIC:
+        import importlib
 
-        return Pipeline
-    raise AttributeError(name)
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'ttsfw' has no attribute {name!r}")

@@ -2,26 +2,30 @@
 
 Shapes are part of the contract. B = batch, T_in = input symbols, T_out = mel frames,
 N = audio samples. Every stage returns items in the caller's order, even when it sorts
-internally.
+internally. Mels are natural-log magnitudes; audio is float in [-1, 1]. The classes are
+abstract: a component implements the abstract method and sets the audio attributes
+(``sample_rate``, ``hop_length``, ``n_mel_channels``) itself; there are no silent defaults.
+Plugins import them from ``ttsfw`` (``from ttsfw import Vocoder``).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Sequence
 
 import torch
 from torch import nn
 
 
-class Frontend:
+class Frontend(ABC):
     """Text -> symbol ids."""
 
     #: the symbol table (index = id)
     symbols: Sequence[str] = ()
 
+    @abstractmethod
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Return `ids` LongTensor (B, T_in), zero-padded, and `lengths` LongTensor (B,)."""
-        raise NotImplementedError
 
     def unspeakable(self, text: str) -> list[str]:
         """Characters of `text` that this frontend cannot speak (default: none known)."""
@@ -45,40 +49,41 @@ class MaxDecoderStepsWarning(UserWarning):
         )
 
 
-class AcousticModel(nn.Module):
-    """Symbol ids -> mel spectrogram."""
+class AcousticModel(nn.Module, ABC):
+    """Symbol ids -> mel spectrogram. Sets ``n_mel_channels`` (and ``sample_rate`` and
+    ``hop_length`` where its mels are tied to them): the pipeline checks them against the
+    vocoder's before any audio is made."""
 
-    n_mel_channels: int = 80
-    sample_rate: int = 22050
-    hop_length: int = 256
+    n_mel_channels: int
     #: batch rows (caller order) that the last `infer` cut at its step limit
     last_hit_max_steps: Sequence[int] = ()
 
+    @abstractmethod
     def infer(
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,),
         alignments (B, T_out / r, T_in), one row per decoder step of r frames (r = 1 for most
         models). `generator` drives any sampling (None: global RNG)."""
-        raise NotImplementedError
 
 
-class Vocoder(nn.Module):
-    """Mel spectrogram -> waveform."""
+class Vocoder(nn.Module, ABC):
+    """Mel spectrogram -> waveform. Sets ``n_mel_channels``, ``sample_rate`` (Hz) and
+    ``hop_length`` (audio samples per mel frame)."""
 
-    n_mel_channels: int = 80
-    sample_rate: int = 22050
-    hop_length: int = 256
+    n_mel_channels: int
+    sample_rate: int
+    hop_length: int
 
+    @abstractmethod
     def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """mel (B, n_mel, T_out) -> audio (B, T_out * hop_length), float in [-1, 1].
         `generator` drives any sampling (None: global RNG)."""
-        raise NotImplementedError
 
 
-class Denoiser(nn.Module):
+class Denoiser(nn.Module, ABC):
     """Waveform -> waveform, built from a vocoder."""
 
+    @abstractmethod
     def forward(self, audio: torch.Tensor, strength: float) -> torch.Tensor:
         """audio (B, N) -> audio (B, N)."""
-        raise NotImplementedError

@@ -120,6 +120,10 @@ class Tacotron2Output:
 class Tacotron2(AcousticModel):
     """Symbol ids -> mel spectrogram; ``state_dict`` keys equal NVIDIA's (84 tensors full size)."""
 
+    #: the mels of NVIDIA's recipe (and the shipped voice): 22,050 Hz audio, a frame per 256 samples
+    sample_rate = 22050
+    hop_length = 256
+
     def __init__(self, config: Tacotron2Config = Tacotron2Config()):
         super().__init__()
         c = config

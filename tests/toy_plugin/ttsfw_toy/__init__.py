@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ttsfw.hookspecs import hookimpl
-from ttsfw.stages import AcousticModel, Frontend, Vocoder
+from ttsfw import AcousticModel, Frontend, Vocoder, hookimpl
 
 
 class ToyFrontend(Frontend):
@@ -23,6 +22,9 @@ class ToyFrontend(Frontend):
 
 
 class ToyAcoustic(AcousticModel):
+    sample_rate = 22050  # the mels it makes are meant for 22,050 Hz audio, 256 samples a frame
+    hop_length = 256
+
     def __init__(self, frames_per_symbol: int, n_mel_channels: int = 80):
         super().__init__()
         self.frames_per_symbol = frames_per_symbol

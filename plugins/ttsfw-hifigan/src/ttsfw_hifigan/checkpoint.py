@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
-from ttsfw.weights.load import load_checkpoint, unwrap
 from ttsfw.errors import CheckpointError
+from ttsfw.weights import load_checkpoint, unwrap
 
 #: config.json fields that define the architecture (they override the YAML variant)
 ARCH_FIELDS = (

@@ -8,8 +8,8 @@ from typing import Any
 
 from torch import nn
 
-from ttsfw.weights.option import from_checkpoint_option
-from ttsfw.registry import BuildContext
+from ttsfw import BuildContext
+from ttsfw.weights import from_checkpoint_option
 
 from .checkpoint import ARCH_FIELDS, load_weights, read_config_json, read_generator_file
 from .generator import Generator

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ttsfw import Vocoder
 from ttsfw.errors import ConfigError, TTSError
-from ttsfw.stages import Vocoder
 
 LRELU_SLOPE = 0.1
 

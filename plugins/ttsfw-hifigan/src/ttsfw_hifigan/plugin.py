@@ -5,7 +5,7 @@ Imports nothing heavy: the factory (and torch) load when a HiFi-GAN vocoder is b
 
 from __future__ import annotations
 
-from ttsfw.hookspecs import hookimpl
+from ttsfw import hookimpl
 
 
 @hookimpl
