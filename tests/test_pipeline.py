@@ -12,7 +12,7 @@ from ttsfw import Pipeline
 from ttsfw import audio_io
 from ttsfw.errors import ConfigError, InputError
 from ttsfw.engine import alignment
-from ttsfw.pipeline import check_compatible
+from ttsfw.pipeline import StageOutputs, check_compatible
 
 TEXTS = ["Hello there.", "A much longer second sentence, to be sorted first.", "Hi"]
 
@@ -142,8 +142,10 @@ def test_two_frames_per_step_through_the_pipeline():
 
 
 def test_alignment_is_cut_to_the_steps_of_an_early_stop():
-    batch = {"mel": torch.zeros(2, 80, 10), "alignments": torch.rand(2, 5, 7)}  # r = 2
-    assert alignment(batch, 1, 6, 4).shape == (3, 4)
-    assert alignment(batch, 1, 5, 4).shape == (3, 4)  # a part step still has its row
-    batch["alignments"] = torch.rand(2, 10, 7)  # r = 1
-    assert alignment(batch, 0, 6, 7).shape == (6, 7)
+    def outputs(steps: int) -> StageOutputs:
+        return StageOutputs(torch.zeros(2, 80, 10), torch.tensor([10, 6]), torch.rand(2, steps, 7),
+                            torch.zeros(2, 2560), torch.tensor([False, False]))
+
+    assert alignment(outputs(5), 1, 6, 4).shape == (3, 4)  # r = 2
+    assert alignment(outputs(5), 1, 5, 4).shape == (3, 4)  # a part step still has its row
+    assert alignment(outputs(10), 0, 6, 7).shape == (6, 7)  # r = 1

@@ -1,7 +1,9 @@
-"""Reading input texts and writing audio files atomically (temp file + rename)."""
+"""Reading input texts, writing audio files atomically (temp file + rename), and what to say
+when the output directory cannot be written."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from contextlib import contextmanager
@@ -144,3 +146,29 @@ def _stdin_is_piped() -> bool:
     except (OSError, ValueError, AttributeError):
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+def check_writable(run_dir: Path) -> None:
+    """Make `run_dir` and check that files can be created in it (a one-line OutputError if not)."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".ttsfw-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(os_problem(exc, run_dir)) from None
+
+
+def os_problem(exc: OSError, path: Path) -> str:
+    """What went wrong writing `path`, and what to do, in one line."""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"no space left on the device writing {path}; free some space and rerun the same "
+            f"command with resume=true, or write elsewhere with {RUN_DIR_HINT}"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"output directory is not writable: {path}; choose another with {RUN_DIR_HINT}"
+    return f"cannot write {path}: {exc.strerror or exc}; choose another with {RUN_DIR_HINT}"
+
+
+RUN_DIR_HINT = "hydra.run.dir=DIR"

@@ -83,8 +83,8 @@ def measure_iteration(
         lengths = torch.tensor([len(e) for e in encoded])
     batch = pipeline.run_batch(ids, lengths, generator, timer)
     seconds = timer.as_dict()
-    batch_size, frames = batch["mel"].shape[0], batch["mel"].shape[2]
-    samples = batch["audio"].numel()
+    batch_size, frames = batch.mel.shape[0], batch.mel.shape[2]
+    samples = batch.audio.numel()
     stages = {
         f"{stage}_latency": seconds[stage]
         for stage in ("acoustic", "vocoder", "denoiser")
@@ -103,7 +103,7 @@ def measure_iteration(
         "decoder_ms_per_step": 1000.0 * seconds["acoustic"] / frames,
         "acoustic_frames_per_second": batch_size * frames / seconds["acoustic"],
         "vocoder_samples_per_second": samples / seconds["vocoder"],
-        "hit_max_decoder_steps": float(batch["hit"].sum()),
+        "hit_max_decoder_steps": float(batch.hit_max_steps.sum()),
     }
 
 

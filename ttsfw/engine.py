@@ -23,7 +23,7 @@ from .segment import halve, split_sentences
 from .timing import StageTimer
 
 if TYPE_CHECKING:
-    from .pipeline import Pipeline
+    from .pipeline import Pipeline, StageOutputs
 
 
 @dataclass
@@ -162,16 +162,16 @@ class Engine:
                 results[i] = self._utterance(pieces[i], batch, row, depth)
         return results
 
-    def _utterance(self, piece: Piece, batch: dict, row: int, depth: int) -> Utterance | str:
-        frames = int(batch["mel_lengths"][row])
+    def _utterance(self, piece: Piece, batch: "StageOutputs", row: int, depth: int) -> Utterance | str:
+        frames = int(batch.mel_lengths[row])
         if frames == 0:
             return (
                 f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
             )
-        mel = batch["mel"][row, :, :frames]
+        mel = batch.mel[row, :, :frames]
         if not torch.isfinite(mel).all():
             return "the acoustic model produced NaN or Inf in the mel"
-        audio = batch["audio"][row, : frames * self.pipeline.vocoder.hop_length].numpy()
+        audio = batch.audio[row, : frames * self.pipeline.vocoder.hop_length].numpy()
         if not np.isfinite(audio).all():
             stage = "vocoder" if self.pipeline.denoiser is None else "vocoder or denoiser"
             return f"the {stage} produced NaN or Inf in the audio"
@@ -182,7 +182,7 @@ class Engine:
             self.pipeline.sample_rate,
             mel=mel,
             alignment=alignment(batch, row, frames, len(piece.ids)),
-            hit_max_decoder_steps=bool(batch["hit"][row]),
+            hit_max_decoder_steps=bool(batch.hit_max_steps[row]),
         )
         return (
             self._handle_max_steps(piece, utterance, depth)
@@ -262,9 +262,9 @@ def _preview(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
-def alignment(batch: dict[str, torch.Tensor], row: int, frames: int, in_length: int) -> torch.Tensor:
+def alignment(batch: "StageOutputs", row: int, frames: int, in_length: int) -> torch.Tensor:
     """The attention of one batch row, cut to its length: (ceil(frames / r), in_length), one row
     per decoder step (an acoustic model emitting r frames per step has T_out / r rows)."""
-    alignments, mel = batch["alignments"], batch["mel"]
+    alignments, mel = batch.alignments, batch.mel
     steps = -(-frames * alignments.size(1) // mel.size(2))
     return alignments[row, :steps, :in_length]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import torch
@@ -23,6 +24,17 @@ from .plugins import get_registry
 from .registry import BuildContext
 from .stages import MaxDecoderStepsWarning
 from .timing import StageTimer
+
+
+@dataclass
+class StageOutputs:
+    """One batch through the stages, CPU tensors, rows in the caller's order."""
+
+    mel: torch.Tensor  # (B, n_mel, T_out) float32, natural-log magnitudes
+    mel_lengths: torch.Tensor  # (B,) valid frames per row
+    alignments: torch.Tensor  # (B, ceil(T_out / r), T_in) attention, one row per decoder step
+    audio: torch.Tensor  # (B, T_out * hop_length) float32 in [-1, 1], denoised if a denoiser runs
+    hit_max_steps: torch.Tensor  # (B,) bool: the row was cut at max_decoder_steps
 
 
 class Pipeline:
@@ -103,9 +115,8 @@ class Pipeline:
     @torch.inference_mode()
     def run_batch(
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None, timer: StageTimer
-    ) -> dict[str, torch.Tensor]:
-        """ids (B, T_in), lengths (B,) -> CPU tensors: mel (B, n_mel, T_out), mel_lengths (B,),
-        alignments (B, T_out / r, T_in), audio (B, T_out * hop), hit (B,) bool; timed per stage."""
+    ) -> StageOutputs:
+        """ids (B, T_in), lengths (B,) -> every stage's outputs (CPU), timed per stage."""
         device = self.device.device
         ids, lengths = ids.to(device), lengths.to(device)
         with self.device.autocast(self.cfg.precision):
@@ -117,15 +128,15 @@ class Pipeline:
         audio = audio.float()
         if self.denoiser is not None:
             with timer.stage("denoiser"), self.device.stage("denoiser"):
-                audio = self.denoiser(audio, float(self.cfg.denoiser.get("strength", 0.0)))
+                audio = self.denoiser(audio)  # at the strength it was built with
         hit = set(getattr(self.acoustic, "last_hit_max_steps", None) or ())
-        return {
-            "mel": mel.float().cpu(),
-            "mel_lengths": mel_lengths.cpu(),
-            "alignments": alignments.float().cpu(),
-            "audio": audio.cpu(),
-            "hit": torch.tensor([row in hit for row in range(len(ids))]),
-        }
+        return StageOutputs(
+            mel=mel.float().cpu(),
+            mel_lengths=mel_lengths.cpu(),
+            alignments=alignments.float().cpu(),
+            audio=audio.cpu(),
+            hit_max_steps=torch.tensor([row in hit for row in range(len(ids))]),
+        )
 
 
 def describe_component(component: Any) -> dict[str, Any]:

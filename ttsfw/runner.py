@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import errno
-import os
-import signal
 import sys
-import threading
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,12 +13,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from .audio_io import AudioStream, OutputError, check_format, read_texts
+from .audio_io import AudioStream, OutputError, check_format, check_writable, os_problem, read_texts
 from .engine import Engine, Failed, Piece, Spoken, Utterance
 from .options import JobOptions
 from .pipeline import Pipeline
 from .plugins import get_plugin_manager
 from .reporting import versions, write_json
+from .signals import interrupt_deferred, stopped_by_sigterm
 from .timing import StageTimer
 
 
@@ -96,32 +92,6 @@ def _summary_line(metrics: dict[str, Any], run_dir: Path) -> str:
     )
 
 
-def check_writable(run_dir: Path) -> None:
-    """Make `run_dir` and check that files can be created in it (a one-line OutputError if not)."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".ttsfw-write-test.{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(_os_problem(exc, run_dir)) from None
-
-
-def _os_problem(exc: OSError, path: Path) -> str:
-    """What went wrong writing `path`, and what to do, in one line."""
-    if exc.errno == errno.ENOSPC:
-        return (
-            f"no space left on the device writing {path}; free some space and rerun the same "
-            f"command with resume=true, or write elsewhere with {RUN_DIR_HINT}"
-        )
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"output directory is not writable: {path}; choose another with {RUN_DIR_HINT}"
-    return f"cannot write {path}: {exc.strerror or exc}; choose another with {RUN_DIR_HINT}"
-
-
-RUN_DIR_HINT = "hydra.run.dir=DIR"
-
-
 @dataclass
 class Written:
     """One finished audio file: its input line (0-based) and length."""
@@ -171,7 +141,7 @@ class LineWriter:
         path = self.paths[piece.line]
         try:
             if piece.number == 0:
-                with _interrupt_deferred():  # a temp file is never open without its record
+                with interrupt_deferred():  # a temp file is never open without its record
                     self._streams[piece.line] = AudioStream(path, utterance.sample_rate, self.pipeline.cfg.format)
             elif len(self.pause):
                 self._streams[piece.line].write(self.pause)
@@ -186,7 +156,7 @@ class LineWriter:
                 save_plots(utterance.mel, utterance.alignment, path.with_name(path.stem + suffix))
             if piece.number < piece.count - 1:
                 return False
-            with _interrupt_deferred():  # the file and its record in `done` go together
+            with interrupt_deferred():  # the file and its record in `done` go together
                 stream = self._streams.pop(piece.line)
                 stream.commit()
                 hit = piece.line in self._hits
@@ -195,41 +165,7 @@ class LineWriter:
             self.hooks.ttsfw_after_write(utterance=whole, path=path)
             return True
         except OSError as exc:
-            raise OutputError(_os_problem(exc, path)) from None
-
-
-@contextmanager
-def stopped_by_sigterm() -> Iterator[None]:
-    """Within the block, SIGTERM (kill, a batch scheduler) raises SystemExit(143), so that an
-    ended run still cleans up and writes metrics.json, as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(number: int, frame: Any) -> None:
-        raise SystemExit(128 + number)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) until the block has run; raise KeyboardInterrupt then."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+            raise OutputError(os_problem(exc, path)) from None
 
 
 def _show_progress(cfg: DictConfig, count: int) -> bool:

@@ -85,5 +85,5 @@ class Denoiser(nn.Module, ABC):
     """Waveform -> waveform, built from a vocoder."""
 
     @abstractmethod
-    def forward(self, audio: torch.Tensor, strength: float) -> torch.Tensor:
-        """audio (B, N) -> audio (B, N)."""
+    def forward(self, audio: torch.Tensor, strength: float | None = None) -> torch.Tensor:
+        """audio (B, N) -> audio (B, N); `strength` None = the one it was built with."""
