@@ -23,8 +23,33 @@ def test_unknown_component_lists_the_available_ones():
 
 
 def test_known_plugin_component_says_what_to_install():
-    with pytest.raises(ConfigError, match="pip install ttsfw-hifigan"):
-        Registry().get("vocoder", "hifigan")
+    """The hint comes from a plugin's ttsfw_install_hints (here the built-ins'), not the core."""
+    with pytest.raises(ConfigError, match=r"'hifigan' is provided by the plugin package ttsfw-hifigan \(pip install ttsfw-hifigan\)"):
+        plugins.get_registry().get("vocoder", "hifigan")
+    assert Registry().install_hint("vocoder", "hifigan") == ""
+
+
+def test_a_plugin_adds_a_command_and_a_mode(tmp_path, capsys):
+    from ttsfw.cli import main
+
+    class Extras:
+        @hookimpl
+        def ttsfw_register_commands(self, register):
+            register("hello", lambda argv: print("hello", *argv) or 3)
+
+        @hookimpl
+        def ttsfw_register_modes(self, register):
+            register("count", lambda cfg, choices, run_dir: (run_dir / "count.txt").write_text(cfg.text))
+
+    plugins.get_plugin_manager().register(Extras(), name="extras")
+    with pytest.raises(SystemExit) as stop:
+        main(["hello", "a", "b"])
+    assert stop.value.code == 3 and capsys.readouterr().out == "hello a b\n"
+    main(["mode=synth", "++mode.name=count", "text=Seven, eight.", f"hydra.run.dir={tmp_path}"])
+    assert (tmp_path / "count.txt").read_text() == "Seven, eight."
+    registry = plugins.get_registry()
+    assert registry.names("command") == ["convert", "download", "hello", "plugins"]
+    assert registry.names("mode") == ["bench", "count", "synth"]
 
 
 def test_name_collision_names_both_plugins():

@@ -1,4 +1,5 @@
-"""The built-in components, registered through the same hooks as a third-party plugin's.
+"""The built-in components, commands and modes, registered through the same hooks as a
+third-party plugin's.
 
 Each factory is named as ``"module:function"``, imported only when that component is built,
 so loading plugins (``--help``, ``plugins``, ``--cfg``, every error path) never imports torch.
@@ -29,6 +30,24 @@ def ttsfw_register_vocoders(register):
 def ttsfw_register_denoisers(register):
     register("waveglow_bias", "ttsfw.models.denoiser:build_waveglow_bias")
     register("none", "ttsfw.models.denoiser:build_none")
+
+
+@hookimpl
+def ttsfw_register_commands(register):
+    register("plugins", "ttsfw.cli:plugins_command")
+    register("convert", "ttsfw.weights.convert:main")
+    register("download", "ttsfw.weights.store:main")
+
+
+@hookimpl
+def ttsfw_register_modes(register):
+    register("synth", "ttsfw.runner:synthesize_job")
+    register("bench", "ttsfw.bench:bench_job")
+
+
+@hookimpl
+def ttsfw_install_hints():
+    return {("vocoder", "hifigan"): "ttsfw-hifigan"}
 
 
 @hookimpl

@@ -13,7 +13,6 @@ set TTSFW_TRACEBACK=1 to see the traceback.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import warnings
@@ -29,6 +28,7 @@ from . import sweep
 from .argv import literal_text_overrides, say_args
 from .config import CONF_DIR, check_choices, check_keys, register_search_path_plugin
 from .errors import TTSError
+from .plugins import get_registry
 from .reporting import failure_recorded
 from .threads import SPIN_COUNT, share_cores_between_parallel_jobs
 
@@ -45,33 +45,13 @@ def plugins_command(argv: list[str]) -> int:
     return 0
 
 
-def _lazy(target: str) -> Callable[[list[str]], int]:
-    module, func = target.split(":")
-    return lambda argv: getattr(importlib.import_module(module), func)(argv)
-
-
-SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "plugins": plugins_command,
-    "convert": _lazy("ttsfw.weights.convert:main"),
-    "download": _lazy("ttsfw.weights.store:main"),
-}
-
-MODES: dict[str, str] = {
-    "synth": "ttsfw.runner:synthesize_job",
-    "bench": "ttsfw.bench:bench_job",
-}
-
-
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def app(cfg: DictConfig) -> None:
     """The Hydra task: run the selected mode in this job's output directory."""
     runtime = HydraConfig.get().runtime
     choices = {k: v for k, v in runtime.choices.items() if not k.startswith("hydra/")}
     mode = cfg.mode.name
-    if mode not in MODES:
-        fail(f"unknown mode '{mode}'; available: {', '.join(MODES)}")
-    module, func = MODES[mode].split(":")
-    job = getattr(importlib.import_module(module), func)
+    job = _report_errors(lambda: get_registry().get("mode", mode).load())
     # in a sweep, a failed job is reported and the other jobs (and the summary) still run
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     run_dir = Path(runtime.output_dir)
@@ -120,8 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     sweep.failed_jobs.clear()
     warnings.simplefilter("default")
     warnings.formatwarning = _one_line_warning
-    if argv and argv[0] in SUBCOMMANDS:
-        sys.exit(_report_errors(lambda: SUBCOMMANDS[argv[0]](argv[1:])))
+    commands = _report_errors(lambda: get_registry().entries["command"])
+    if argv and argv[0] in commands:
+        sys.exit(_report_errors(lambda: commands[argv[0]].load()(argv[1:])))
     if argv[:1] == ["say"]:
         argv = _report_errors(lambda: say_args(argv[1:]))
     argv = literal_text_overrides(argv)

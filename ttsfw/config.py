@@ -18,7 +18,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .argv import literal_text_overrides
 from .errors import ConfigError
-from .registry import KNOWN_PLUGINS
 
 #: config groups that select a component (group name == registry kind)
 COMPONENT_GROUPS = ("frontend", "acoustic", "vocoder", "denoiser", "device")
@@ -81,10 +80,9 @@ def check_choices(overrides: Iterable[str]) -> None:
         options = group_options(group)
         for value in _values(override):
             if value not in options:
-                hint = ""
-                if (group, value) in KNOWN_PLUGINS:
-                    package = KNOWN_PLUGINS[group, value]
-                    hint = f"; '{value}' is provided by the plugin package {package} (pip install {package})"
+                from .plugins import get_registry
+
+                hint = get_registry().install_hint(group, value)
                 raise ConfigError(
                     f"unknown {group} '{value}'; available: {', '.join(options) or '(none registered)'}{hint}"
                 )

@@ -41,6 +41,25 @@ def ttsfw_register_devices(register):
 
 
 @hookspec
+def ttsfw_register_commands(register):
+    """Register subcommands, ``python -m ttsfw NAME ARGS...``: the factory (or its
+    ``"module:function"`` name) is ``main(argv: list[str]) -> int``, the exit status."""
+
+
+@hookspec
+def ttsfw_register_modes(register):
+    """Register job modes, ``mode=NAME`` (its ``mode/NAME.yaml`` comes through
+    ``ttsfw_config_search_path``): the factory is ``job(cfg, choices, run_dir) -> dict``, run in
+    each Hydra job's directory."""
+
+
+@hookspec
+def ttsfw_install_hints():
+    """Return ``{(group, option): distribution}`` for components of distributions that may not
+    be installed, so that asking for one says what to ``pip install``."""
+
+
+@hookspec
 def ttsfw_config_search_path():
     """Return a list of Hydra search paths (``pkg://...`` or ``file://...``) holding config
     group files (e.g. ``vocoder/myvocoder.yaml``) that this plugin contributes."""

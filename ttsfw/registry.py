@@ -17,11 +17,8 @@ KINDS: dict[str, str] = {
     "vocoder": "ttsfw_register_vocoders",
     "denoiser": "ttsfw_register_denoisers",
     "device": "ttsfw_register_devices",
-}
-
-#: components known to live in separately installed packages: (kind, name) -> distribution
-KNOWN_PLUGINS: dict[tuple[str, str], str] = {
-    ("vocoder", "hifigan"): "ttsfw-hifigan",
+    "command": "ttsfw_register_commands",
+    "mode": "ttsfw_register_modes",
 }
 
 #: ``factory(cfg, context) -> component``, or its ``"package.module:function"`` name, imported
@@ -69,6 +66,8 @@ class Registry:
     entries: dict[str, dict[str, Registration]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
+    #: (kind, name) -> the distribution that provides it (from ``ttsfw_install_hints``)
+    hints: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def from_plugins(cls, pm: pluggy.PluginManager) -> "Registry":
@@ -76,6 +75,8 @@ class Registry:
         for kind, hook_name in KINDS.items():
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 impl.function(register=registry._callback(kind, impl.plugin_name))
+        for hints in pm.hook.ttsfw_install_hints():
+            registry.hints.update(hints or {})
         return registry
 
     def _callback(self, kind: str, plugin: str) -> Callable[..., None]:
@@ -100,12 +101,15 @@ class Registry:
         try:
             return self.entries[kind][name]
         except KeyError:
-            hint = ""
-            if (kind, name) in KNOWN_PLUGINS:
-                hint = f"; '{name}' comes with the plugin package {KNOWN_PLUGINS[kind, name]}: pip install {KNOWN_PLUGINS[kind, name]}"
             raise ConfigError(
-                f"unknown {kind} '{name}'; available: {', '.join(self.names(kind)) or '(none registered)'}{hint}"
+                f"unknown {kind} '{name}'; available: {', '.join(self.names(kind)) or '(none registered)'}"
+                f"{self.install_hint(kind, name)}"
             ) from None
+
+    def install_hint(self, kind: str, name: str) -> str:
+        """``"; 'NAME' is provided by the plugin package DIST (pip install DIST)"``, or ""."""
+        package = self.hints.get((kind, name))
+        return f"; '{name}' is provided by the plugin package {package} (pip install {package})" if package else ""
 
     def build(self, kind: str, cfg: Any, context: BuildContext) -> Any:
         """Build the component named ``cfg.name`` of `kind` from its config node."""
