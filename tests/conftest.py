@@ -50,29 +50,13 @@ def toy(monkeypatch):
 TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]
 
 #: a Tacotron2 of a few thousand random weights (tests add how it should decode)
-TINY_TACOTRON2_DIMS = [
-    "acoustic=tacotron2",
-    "acoustic.checkpoint=random",
-    "acoustic.symbols_embedding_dim=8",
-    "acoustic.encoder_embedding_dim=8",
-    "acoustic.encoder_kernel_size=3",
-    "acoustic.encoder_n_convolutions=1",
-    "acoustic.attention_rnn_dim=16",
-    "acoustic.attention_dim=8",
-    "acoustic.attention_location_n_filters=2",
-    "acoustic.attention_location_kernel_size=3",
-    "acoustic.decoder_rnn_dim=16",
-    "acoustic.prenet_dim=8",
-    "acoustic.postnet_embedding_dim=8",
-    "acoustic.postnet_kernel_size=3",
-    "acoustic.postnet_n_convolutions=1",
-]
 
 
 @pytest.fixture(scope="session")
 def plugin_venv(tmp_path_factory):
     """A venv with the toy plugin and a plugin with a misspelled hook pip-installed."""
-    from plugin_env import PluginVenv, TOY_SOURCE, write_typo_plugin
+    from plugin_env import TOY_SOURCE, write_typo_plugin
+    from ttsfw.testing import PluginVenv
 
     root = tmp_path_factory.mktemp("plugin-venv")
     env = PluginVenv(root / "venv")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from plugin_env import overlay_venv, run_checked
+from ttsfw.testing import overlay_venv, run_checked
 from ttsfw.config import CONF_DIR, COMPONENT_GROUPS, GROUPS, compose_config, group_options
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import TINY_TACOTRON2_DIMS
+from ttsfw.testing import TINY_TACOTRON2 as TINY_TACOTRON2_DIMS
 from ttsfw import Pipeline
 from ttsfw.errors import ConfigError
 from ttsfw.models.denoiser import WaveGlowDenoiser, build_none, build_waveglow_bias

@@ -15,11 +15,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import TINY_TACOTRON2_DIMS
 from ttsfw import audio_io
 from ttsfw.config import compose_config
 from ttsfw.errors import CheckpointError, ConfigError
 from ttsfw.runner import synthesize_job
+from ttsfw.testing import TINY_TACOTRON2 as TINY_TACOTRON2_DIMS
 
 TOY = ["frontend=toy", "acoustic=toy", "vocoder=toy", "denoiser=none"]
 TINY_TACOTRON2 = [

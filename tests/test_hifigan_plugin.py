@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from plugin_env import TOY_SOURCE, PluginVenv
+from plugin_env import TOY_SOURCE
+from ttsfw.testing import PluginVenv
 
 PLUGIN_SOURCE = Path(__file__).resolve().parents[1] / "plugins" / "ttsfw-hifigan"
 

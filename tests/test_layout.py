@@ -94,7 +94,7 @@ def test_no_module_outside_the_model_definitions_is_over_300_lines():
 
 #: what a plugin may import from ttsfw: the top-level face, the errors and the weights helpers
 PUBLIC_FACE = {"ttsfw", "ttsfw.errors", "ttsfw.weights"}
-PLUGINS = [REPO / "plugins" / "ttsfw-hifigan" / "src", REPO / "tests" / "toy_plugin"]
+PLUGINS = [REPO / "plugins" / "ttsfw-hifigan" / "src", REPO / "plugins" / "template" / "src", REPO / "tests" / "toy_plugin"]
 
 
 def test_the_shipped_plugins_use_only_the_public_face():

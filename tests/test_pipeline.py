@@ -7,12 +7,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from conftest import TINY_TACOTRON2_DIMS, TOY
+from conftest import TOY
 from ttsfw import Pipeline
 from ttsfw import audio_io
 from ttsfw.errors import ConfigError, InputError
 from ttsfw.engine import alignment
 from ttsfw.pipeline import StageOutputs, check_compatible
+from ttsfw.testing import TINY_TACOTRON2
 
 TEXTS = ["Hello there.", "A much longer second sentence, to be sorted first.", "Hi"]
 
@@ -125,7 +126,7 @@ def test_two_frames_per_step_through_the_pipeline():
     """A Tacotron2 with r=2: whole steps of audio, one alignment row per decoder step."""
     tts = Pipeline.from_overrides(
         [
-            *TINY_TACOTRON2_DIMS,
+            *TINY_TACOTRON2,
             "acoustic.n_frames_per_step=2",
             "acoustic.early_stopping=false",
             "acoustic.max_decoder_steps=5",

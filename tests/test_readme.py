@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from plugin_env import PluginVenv
+from ttsfw.testing import PluginVenv
 
 README = REPO / "README.md"
 #: set-up commands: .ci/run runs the two README commands in a fresh venv; the fixture installs plugins

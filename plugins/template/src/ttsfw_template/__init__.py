@@ -1,0 +1,1 @@
+"""A ttsfw plugin to copy: one vocoder (``vocoder=template``)."""
