@@ -288,3 +288,30 @@ def test_a_signal_after_the_first_file_keeps_files_and_metrics_in_step(
     assert metrics["status"] == f"failed: {stop.__name__}"
     assert metrics["completed"] == [1] and metrics["files"] == ["0001.wav"]
     assert sorted(p.name for p in out.glob("*.wav")) == ["0001.wav"] and leftovers(out) == []
+
+
+def test_write_hooks_get_the_line_and_the_config(toy, tmp_path):
+    """A post-processing plugin reads its own setting from the composed config; after_write
+    names the line by number and text."""
+    from ttsfw import plugins
+    from ttsfw.hookspecs import hookimpl
+
+    seen = []
+
+    class Halve:
+        @hookimpl
+        def ttsfw_before_write(self, utterance, pipeline):
+            utterance.audio = utterance.audio * pipeline.cfg.halve.gain
+
+        @hookimpl
+        def ttsfw_after_write(self, utterance, path):
+            seen.append((utterance.index, utterance.text, path.name))
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain, _ = run_job(tmp_path / "a", ["Loud line."], *TOY)
+    plugins.get_plugin_manager().register(Halve(), name="halve")
+    quiet, _ = run_job(tmp_path / "b", ["Loud line."], *TOY, "++halve.gain=0.5")
+    loud = sf.read(plain / "0001.wav")[0]
+    assert abs(sf.read(quiet / "0001.wav")[0] - loud * 0.5).max() < 2 / 32768
+    assert seen == [(0, "Loud line.", "0001.wav")]

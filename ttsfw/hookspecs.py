@@ -66,14 +66,15 @@ def ttsfw_config_search_path():
 
 
 @hookspec
-def ttsfw_before_write(utterance):
-    """Called with each synthesised :class:`ttsfw.pipeline.Utterance` (one sentence of an input
+def ttsfw_before_write(utterance, pipeline):
+    """Called with each synthesised :class:`ttsfw.engine.Utterance` (one sentence of an input
     line when long lines are split) before its audio is written; may replace
-    ``utterance.audio`` (post-processing)."""
+    ``utterance.audio`` (post-processing). ``pipeline.cfg`` is the composed config, where a
+    plugin reads its own settings (``++my_plugin.gain=0.5``)."""
 
 
 @hookspec
-def ttsfw_after_write(utterance, path):
+def ttsfw_after_write(utterance, path, pipeline):
     """Called once per input line after its complete audio file is written to ``path``
     (export, upload...); ``utterance.index`` and ``.text`` name the line, the audio is in the
-    file (``utterance.audio`` is empty)."""
+    file (``utterance.audio`` is empty); ``pipeline`` as for ``ttsfw_before_write``."""

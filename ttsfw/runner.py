@@ -145,7 +145,7 @@ class LineWriter:
                     self._streams[piece.line] = AudioStream(path, utterance.sample_rate, self.pipeline.cfg.format)
             elif len(self.pause):
                 self._streams[piece.line].write(self.pause)
-            self.hooks.ttsfw_before_write(utterance=utterance)
+            self.hooks.ttsfw_before_write(utterance=utterance, pipeline=self.pipeline)
             self._streams[piece.line].write(utterance.audio)
             if utterance.hit_max_decoder_steps:
                 self._hits.add(piece.line)
@@ -162,7 +162,7 @@ class LineWriter:
                 hit = piece.line in self._hits
                 self.done.append(Written(piece.line, stream.samples, utterance.sample_rate, hit))
             whole = Utterance(piece.line, self.lines[piece.line], np.zeros(0, np.float32), utterance.sample_rate)
-            self.hooks.ttsfw_after_write(utterance=whole, path=path)
+            self.hooks.ttsfw_after_write(utterance=whole, path=path, pipeline=self.pipeline)
             return True
         except OSError as exc:
             raise OutputError(os_problem(exc, path)) from None
