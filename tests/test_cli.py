@@ -162,6 +162,22 @@ def test_errors_are_one_clear_line(run, args, expected):
     assert one_error_line(run(*args)).startswith(expected)
 
 
+def test_an_unusable_run_dir_is_one_line(run, tmp_path):
+    (tmp_path / "a_file").write_text("")
+    line = one_error_line(run("text=hi", f"hydra.run.dir={tmp_path / 'a_file' / 'run'}"))
+    assert line == f"ttsfw: error: cannot write {tmp_path / 'a_file' / 'run'}: Not a directory; choose another with hydra.run.dir=DIR"
+
+
+def test_the_cli_knows_the_default_output_dirs():
+    from omegaconf import OmegaConf
+
+    from conftest import REPO
+    from ttsfw.cli import DEFAULT_OUTPUT_DIRS
+
+    hydra = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "config.yaml").hydra)  # unresolved
+    assert DEFAULT_OUTPUT_DIRS == {"hydra.run.dir": hydra["run"]["dir"], "hydra.sweep.dir": hydra["sweep"]["dir"]}
+
+
 @pytest.mark.parametrize("args", [["format=mp3"], ["device=cuda"], ["input=missing.txt"]])
 def test_a_failed_run_leaves_a_run_dir_that_says_why(run, tmp_path, args):
     result = run(*args)

@@ -159,6 +159,17 @@ def check_writable(run_dir: Path) -> None:
         raise OutputError(os_problem(exc, run_dir)) from None
 
 
+def make_output_dir(template: str) -> None:
+    """Create the fixed part of a run directory template (``outputs/${now:...}`` -> ``outputs``)
+    before Hydra does, so that an unusable one is a one-line OutputError, not a traceback."""
+    fixed, interpolated, _ = template.partition("${")
+    path = Path(fixed if not interpolated or fixed.endswith("/") else Path(fixed).parent).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(os_problem(exc, path)) from None
+
+
 def os_problem(exc: OSError, path: Path) -> str:
     """What went wrong writing `path`, and what to do, in one line."""
     if exc.errno == errno.ENOSPC:

@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 
 from . import sweep
 from .argv import literal_text_overrides, say_args
+from .audio_io import make_output_dir
 from .config import CONF_DIR, check_choices, check_keys, register_search_path_plugin
 from .errors import TTSError
 from .plugins import get_registry
@@ -93,6 +94,20 @@ def _report_errors(action: Callable[[], object], exit: bool = True) -> object:
         return None
 
 
+def _output_dir_template(argv: list[str]) -> str:
+    """The run (or, with -m, sweep) directory the user chose, else conf/config.yaml's default."""
+    key = "hydra.sweep.dir" if {"-m", "--multirun"} & set(argv) else "hydra.run.dir"
+    chosen = [arg.split("=", 1)[1] for arg in argv if arg.lstrip("+").startswith(f"{key}=")]
+    return chosen[-1] if chosen else DEFAULT_OUTPUT_DIRS[key]
+
+
+#: conf/config.yaml's hydra.run.dir and hydra.sweep.dir (tests/test_cli.py keeps them equal)
+DEFAULT_OUTPUT_DIRS = {
+    "hydra.run.dir": "outputs/${now:%Y-%m-%d}/${now:%H-%M-%S}",
+    "hydra.sweep.dir": "outputs/multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if "torch" not in sys.modules:  # OpenMP reads it once, when torch loads
@@ -111,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     overrides = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
     if not {"-sc", "--shell-completion"} & set(argv):  # there install=/query= are not overrides
         _report_errors(lambda: (check_choices(overrides), check_keys(overrides)))
+    if not {"-c", "--cfg", "-i", "--info", "-h", "--help", "--hydra-help", "-sc", "--shell-completion"} & set(argv):
+        _report_errors(lambda: make_output_dir(_output_dir_template(argv)))
     register_search_path_plugin()
     sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
     app()
