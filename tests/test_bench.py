@@ -257,12 +257,18 @@ def test_bench_reports_each_fast_mode_deviation_from_fp32(tmp_path):
         "acoustic.max_decoder_steps=12", "vocoder=griffinlim", "vocoder.n_iter=2",
         "mode=bench", "mode.warmup=0", "mode.num_iters=1", "mode.input_length=40",
     ]
-    deviations = {}
+    deviations, formats = {}, {}
     for mode in (["quantize=none"], ["quantize=int8"], ["precision=bf16"]):
         cfg, choices = compose_config([*tiny, *mode])
         metrics = bench_job(cfg, choices, tmp_path / mode[0])
         deviations[mode[0]] = metrics["mel_max_abs_deviation"]
         assert metrics["mel_mean_abs_deviation"] <= metrics["mel_max_abs_deviation"]
+        formats[mode[0]] = metrics["models"]["acoustic"]["formats"]  # what it actually ran in
     assert deviations["quantize=none"] == 0.0  # fp32 is the reference itself
     assert 0.0 < deviations["quantize=int8"] < 1.0
     assert 0.0 < deviations["precision=bf16"] < 1.0
+    assert formats == {
+        "quantize=none": {"weights": "float32", "decoder steps": "fp32"},
+        "quantize=int8": {"weights": "float32", "decoder steps": "int8"},
+        "precision=bf16": {"weights": "float32", "decoder steps": "bf16"},
+    }

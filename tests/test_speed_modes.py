@@ -15,6 +15,7 @@ import torch
 from ttsfw.errors import ConfigError
 from ttsfw.models.tacotron2 import Tacotron2, Tacotron2Config, build_tacotron2
 from ttsfw.models.tacotron2_layers import PackedDecoder
+from ttsfw.precision import Precision
 from ttsfw.registry import BuildContext
 
 #: documented bounds (docs/performance.md) on the golden model, 60 fixed steps, mel_postnet
@@ -151,25 +152,25 @@ def test_model_built_under_inference_mode_decodes():
     assert mel.shape == (1, 80, 3) and torch.isfinite(mel).all()
 
 
-def test_factory_picks_the_weight_format_from_quantize_and_precision():
-    def build(precision="fp32", **options):
-        cfg = {"name": "tacotron2", "checkpoint": "random", "n_symbols": 20, **options}
-        return build_tacotron2(cfg, BuildContext(precision=precision)).decoder.weight_format
+def test_factory_picks_the_weight_format_from_the_context_precision():
+    def build(precision="fp32", quantize="none"):
+        cfg = {"name": "tacotron2", "checkpoint": "random", "n_symbols": 20}
+        model = build_tacotron2(cfg, BuildContext(precision=Precision(precision, quantize)))
+        return model.decoder.weight_format, model.formats()["decoder steps"]
 
-    assert build() == "fp32"
-    assert build(quantize="none") == "fp32"
-    assert build("bf16") == "bf16"
-    assert build(quantize="int8") == "int8"
-    assert build("bf16", quantize="int8") == "int8"
+    assert build() == ("fp32", "fp32")
+    assert build("bf16") == ("bf16", "bf16")
+    assert build(quantize="int8") == ("int8", "int8")
+    assert build("bf16", quantize="int8") == ("int8", "int8")
 
 
 def test_bad_quantize_values_name_the_choices():
     cfg = {"name": "tacotron2", "checkpoint": "random", "n_symbols": 20}
     with pytest.raises(ConfigError, match=r"unknown quantize='int4'; choose one of none, int8"):
-        build_tacotron2({**cfg, "quantize": "int4"}, BuildContext())
+        Precision("fp32", "int4")
     gpu = SimpleNamespace(device=torch.device("cuda"))
     with pytest.raises(ConfigError, match=r"quantize=int8 runs on the CPU only .* not on cuda"):
-        build_tacotron2({**cfg, "quantize": "int8"}, BuildContext(device=gpu))
+        build_tacotron2(cfg, BuildContext(device=gpu, precision=Precision("fp32", "int8")))
     with pytest.raises(ValueError, match=r"weight_format must be one of .* got 'int4'"):
         model = Tacotron2(Tacotron2Config(n_symbols=20))
         PackedDecoder(model.decoder, "int4")
@@ -177,7 +178,7 @@ def test_bad_quantize_values_name_the_choices():
 
 @pytest.mark.parametrize(
     "overrides, weight_format",
-    [(["acoustic.quantize=int8"], "int8"), (["precision=bf16"], "bf16")],
+    [(["quantize=int8"], "int8"), (["precision=bf16"], "bf16")],
 )
 def test_pipeline_runs_each_fast_mode(overrides, weight_format):
     from ttsfw.pipeline import Pipeline

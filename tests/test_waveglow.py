@@ -13,6 +13,7 @@ from ttsfw.weights.load import load_checkpoint, unwrap
 from ttsfw.errors import CheckpointError, ConfigError
 from ttsfw.models.waveglow import WaveGlow, WaveGlowConfig, build_waveglow, load_waveglow
 from ttsfw.plugins import get_registry
+from ttsfw.precision import Precision
 from ttsfw.registry import BuildContext
 
 TOLERANCE = 1e-4  # golden/README.md: WaveGlow audio
@@ -146,7 +147,7 @@ def test_bf16_run_stores_the_weights_in_bf16_once(golden, io):
     checkpoint = str(golden / "waveglow" / "ckpt_dle.pt")
     cfg = {"name": "waveglow", "checkpoint": checkpoint}
     reference = build_waveglow(cfg, BuildContext()).infer(io["mel"], noise=noise(io))
-    model = build_waveglow(cfg, BuildContext(precision="bf16"))
+    model = build_waveglow(cfg, BuildContext(precision=Precision("bf16")))
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
     assert model.convinv[0].W_inverse.dtype == torch.float32
     with torch.autocast("cpu", dtype=torch.bfloat16):  # as the pipeline runs it

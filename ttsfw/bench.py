@@ -168,6 +168,8 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
         "warmup": int(cfg.mode.warmup),
         "num_iters": int(cfg.mode.num_iters),
         "threads": pipeline.device.thread_report(),
+        "quantize": pipeline.cfg.get("quantize", "none"),
+        "models": pipeline.models(),  # what each component actually computes in ("formats")
         "sample_rate": pipeline.sample_rate,
         "decoder": {k: cfg.acoustic[k] for k in DECODER_OPTIONS if k in cfg.acoustic},
         "hit_max_decoder_steps": int(sum(hits)),

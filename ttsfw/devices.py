@@ -17,14 +17,9 @@ from typing import Any, ContextManager
 import torch
 
 from .errors import ConfigError, DeviceError
+from .precision import Precision, dtype
 from .threads import ThreadPolicy
 
-#: precision name -> the dtype autocast runs eligible ops in
-PRECISIONS: dict[str, torch.dtype] = {
-    "fp32": torch.float32,
-    "fp16": torch.float16,
-    "bf16": torch.bfloat16,
-}
 
 
 class DeviceBackend:
@@ -86,10 +81,7 @@ class DeviceBackend:
         return ("fp32", "bf16")
 
     def check_precision(self, precision: str) -> None:
-        if precision not in PRECISIONS:
-            raise ConfigError(
-                f"unknown precision '{precision}'; choose one of {', '.join(PRECISIONS)}"
-            )
+        Precision(precision)  # a known name
         if precision not in self.precisions():
             raise DeviceError(
                 f"precision={precision} is not supported on device '{self.name}'; "
@@ -103,7 +95,7 @@ class DeviceBackend:
         self.check_precision(precision)
         if precision == "fp32":
             return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=PRECISIONS[precision])
+        return torch.autocast(self.device_type, dtype=dtype(precision))
 
     def generator(self, seed: int | None) -> torch.Generator | None:
         """A generator on this device seeded with `seed` (None: the global RNG)."""

@@ -21,6 +21,7 @@ from .engine import Engine, SynthesisResult, Utterance
 from .errors import ConfigError, InputError, SynthesisError
 from .options import JobOptions
 from .plugins import get_registry
+from .precision import Precision
 from .registry import BuildContext
 from .stages import MaxDecoderStepsWarning
 from .timing import StageTimer
@@ -49,7 +50,8 @@ class Pipeline:
         self.device = registry.build("device", cfg.device, BuildContext())
         self.device.prepare()
         self.device.check_precision(cfg.precision)
-        context = BuildContext(device=self.device, precision=cfg.precision)
+        precision = Precision(str(cfg.precision), str(cfg.get("quantize", "none")))
+        context = BuildContext(device=self.device, precision=precision)
         context.frontend = registry.build("frontend", cfg.frontend, context)
         context.acoustic = self._place(registry.build("acoustic", cfg.acoustic, context))
         context.vocoder = self._place(registry.build("vocoder", cfg.vocoder, context))
@@ -140,11 +142,14 @@ class Pipeline:
 
 
 def describe_component(component: Any) -> dict[str, Any]:
-    """class, parameters and, for a component with a dataclass ``config``, its fields."""
+    """class, parameters, what it computes in (``formats()``) and, for a component with a
+    dataclass ``config``, its fields."""
     kind = type(component)
     description: dict[str, Any] = {"class": f"{kind.__module__}.{kind.__qualname__}"}
     if isinstance(component, torch.nn.Module):
         description["parameters"] = sum(p.numel() for p in component.parameters())
+    if callable(getattr(component, "formats", None)):
+        description["formats"] = component.formats()
     config = getattr(component, "config", None)
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         description["architecture"] = dataclasses.asdict(config)

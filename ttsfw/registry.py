@@ -9,6 +9,7 @@ from typing import Any, Callable
 import pluggy
 
 from .errors import ConfigError, PluginError
+from .precision import Precision
 
 #: component kind -> registration hook name
 KINDS: dict[str, str] = {
@@ -28,10 +29,11 @@ Factory = Callable[..., Any] | str
 
 @dataclass
 class BuildContext:
-    """What a factory may use: the device backend, the precision and the stages built so far."""
+    """What a factory may use: the device backend, the precision (a ``ttsfw.precision.Precision``:
+    ``.name``, ``.dtype``, ``.quantize``) and the stages built so far."""
 
     device: Any = None
-    precision: str = "fp32"
+    precision: Precision = field(default_factory=Precision)
     frontend: Any = None
     acoustic: Any = None
     vocoder: Any = None

@@ -5,6 +5,12 @@ N = audio samples. Every stage returns items in the caller's order, even when it
 internally. Mels are natural-log magnitudes; audio is float in [-1, 1]. The classes are
 abstract: a component implements the abstract method and sets the audio attributes
 (``sample_rate``, ``hop_length``, ``n_mel_channels``) itself; there are no silent defaults.
+
+Precision: a factory receives ``context.precision`` (``ttsfw.precision.Precision``: ``name``,
+``dtype``, ``quantize``) once, at build. A component stores its weights in ``dtype`` where that
+is safe, keeps numerically delicate parts in float32, uses ``quantize`` where it has a
+quantized form, and says what it ended up computing in through ``formats()``. The pipeline runs
+each stage under the device's autocast for ``dtype`` for the ops a component leaves to it.
 Plugins import them from ``ttsfw`` (``from ttsfw import Vocoder``).
 """
 
@@ -49,6 +55,13 @@ class MaxDecoderStepsWarning(UserWarning):
         )
 
 
+def weight_formats(module: nn.Module) -> dict[str, str]:
+    """The dtypes a module's weights are stored in, e.g. ``{"weights": "bfloat16"}``: what a
+    stage reports as its ``formats()`` unless it knows more (the benchmark shows it)."""
+    dtypes = sorted({str(p.dtype).removeprefix("torch.") for p in module.parameters()})
+    return {"weights": ", ".join(dtypes)} if dtypes else {}
+
+
 class AcousticModel(nn.Module, ABC):
     """Symbol ids -> mel spectrogram. Sets ``n_mel_channels`` (and ``sample_rate`` and
     ``hop_length`` where its mels are tied to them): the pipeline checks them against the
@@ -57,6 +70,10 @@ class AcousticModel(nn.Module, ABC):
     n_mel_channels: int
     #: batch rows (caller order) that the last `infer` cut at its step limit
     last_hit_max_steps: Sequence[int] = ()
+
+    def formats(self) -> dict[str, str]:
+        """What this model computes in, by part (``context.precision`` decided it at build)."""
+        return weight_formats(self)
 
     @abstractmethod
     def infer(
@@ -74,6 +91,10 @@ class Vocoder(nn.Module, ABC):
     n_mel_channels: int
     sample_rate: int
     hop_length: int
+
+    def formats(self) -> dict[str, str]:
+        """What this vocoder computes in, by part (``context.precision`` decided it at build)."""
+        return weight_formats(self)
 
     @abstractmethod
     def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

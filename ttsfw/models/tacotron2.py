@@ -124,6 +124,10 @@ class Tacotron2(AcousticModel):
     sample_rate = 22050
     hop_length = 256
 
+    def formats(self) -> dict[str, str]:
+        """The stored weights, and what the decoder's per-step GEMMs run in (int8, bf16...)."""
+        return {**super().formats(), "decoder steps": self.decoder.weight_format}
+
     def __init__(self, config: Tacotron2Config = Tacotron2Config()):
         super().__init__()
         c = config
@@ -275,13 +279,13 @@ class Tacotron2(AcousticModel):
 def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
     """Factory for the ``acoustic: {name: tacotron2, checkpoint: ..., ...}`` config node.
 
-    ``quantize=int8`` (else the context's precision) sets the decoder's weight format."""
+    ``context.precision``: quantize int8, else the precision, is the decoder's weight format."""
     options = dict(cfg)
     options.pop("name", None)
     checkpoint = options.pop("checkpoint", None)
     init_seed = options.pop("init_seed", 0)
     device_type = context.device.device.type if context.device is not None else "cpu"
-    quantize = check_quantize(options.pop("quantize", "none"), device_type)
+    quantize = check_quantize(context.precision.quantize, device_type)
     config = Tacotron2Config.from_mapping(options)
     symbols = getattr(context.frontend, "symbols", None)
     model = from_checkpoint_option(
@@ -290,5 +294,5 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
         load=lambda path: Tacotron2.from_checkpoint(path, config, n_symbols=len(symbols) if symbols else None),
     )
     # the decoder streams all its weights every step: int8 / bf16 storage makes it faster
-    model.decoder.weight_format = "int8" if quantize == "int8" else context.precision
+    model.decoder.weight_format = "int8" if quantize == "int8" else context.precision.name
     return model

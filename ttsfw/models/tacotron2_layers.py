@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..precision import dtype as precision_dtype
 from ..quantize import Int8Linear
 
 
@@ -336,7 +337,7 @@ class Decoder(nn.Module):
 Linear = Callable[[torch.Tensor], torch.Tensor]
 #: weight formats of the packed decoder: fp32 (bit-faithful), bf16/fp16 (stored weights), int8
 WEIGHT_FORMATS = ("fp32", "bf16", "fp16", "int8")
-LOW_PRECISION = {"bf16": torch.bfloat16, "fp16": torch.float16}
+LOW_PRECISION = ("bf16", "fp16")
 
 
 def pack_linear(weight: torch.Tensor, bias: torch.Tensor | None, weight_format: str) -> Linear:
@@ -350,7 +351,7 @@ def pack_linear(weight: torch.Tensor, bias: torch.Tensor | None, weight_format: 
     if weight_format == "int8":
         return Int8Linear(weight, bias)
     if weight_format in LOW_PRECISION:
-        dtype = LOW_PRECISION[weight_format]
+        dtype = precision_dtype(weight_format)
         weight, bias = weight.to(dtype), None if bias is None else bias.to(dtype)
         if weight.device.type == "cpu" and torch.backends.mkldnn.is_available():
             # oneDNN's own weight layout for batch 1: ~1.7x faster than F.linear on bf16 here

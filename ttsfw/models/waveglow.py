@@ -22,7 +22,6 @@ from torch import nn
 
 from ..weights.load import load_checkpoint, unwrap
 from ..weights.option import from_checkpoint_option
-from ..devices import PRECISIONS
 from ..errors import CheckpointError, ConfigError
 from ..registry import BuildContext
 from ..stages import Vocoder
@@ -451,4 +450,4 @@ def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
     )
     # reduced precision: the weights are stored in it once, instead of autocast casting them
     # on every call; W^-1 and the affine steps stay float32 (see `WaveGlow`)
-    return model.to(PRECISIONS[context.precision]).eval()
+    return model.to(context.precision.dtype).eval()
