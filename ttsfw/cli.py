@@ -96,10 +96,15 @@ def _report_errors(action: Callable[[], object], exit: bool = True) -> object:
 
 def _output_dir_template(argv: list[str]) -> str:
     """The run (or, with -m, sweep) directory the user chose, else conf/config.yaml's default."""
-    key = "hydra.sweep.dir" if {"-m", "--multirun"} & set(argv) else "hydra.run.dir"
+    key = "hydra.sweep.dir" if MULTIRUN & set(argv) else "hydra.run.dir"
     chosen = [arg.split("=", 1)[1] for arg in argv if arg.lstrip("+").startswith(f"{key}=")]
     return chosen[-1] if chosen else DEFAULT_OUTPUT_DIRS[key]
 
+
+#: Hydra's flags that run a sweep, show something and run no job, or complete a shell word
+MULTIRUN = {"-m", "--multirun"}
+SHOW_ONLY = {"-c", "--cfg", "-i", "--info", "-h", "--help", "--hydra-help"}
+COMPLETION = {"-sc", "--shell-completion"}
 
 #: conf/config.yaml's hydra.run.dir and hydra.sweep.dir (tests/test_cli.py keeps them equal)
 DEFAULT_OUTPUT_DIRS = {
@@ -121,12 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] == ["say"]:
         argv = _report_errors(lambda: say_args(argv[1:]))
     argv = literal_text_overrides(argv)
-    if {"-m", "--multirun"} & set(argv) and {"-c", "--cfg", "-i", "--info"} & set(argv):
+    flags = set(argv)
+    if MULTIRUN & flags and {"-c", "--cfg", "-i", "--info"} & flags:
         fail("--cfg and --info show one job: drop -m to see the config of the sweep's first values")
     overrides = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
-    if not {"-sc", "--shell-completion"} & set(argv):  # there install=/query= are not overrides
+    if not COMPLETION & flags:  # there install=/query= are not overrides
         _report_errors(lambda: (check_choices(overrides), check_keys(overrides)))
-    if not {"-c", "--cfg", "-i", "--info", "-h", "--help", "--hydra-help", "-sc", "--shell-completion"} & set(argv):
+    if not (SHOW_ONLY | COMPLETION) & flags:  # a job will run: its directory must be possible
         _report_errors(lambda: make_output_dir(_output_dir_template(argv)))
     register_search_path_plugin()
     sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
