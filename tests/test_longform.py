@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from ttsfw.errors import InputError
 from ttsfw.segment import split_sentences
-from ttsfw.stages import MaxDecoderStepsWarning
+from ttsfw.stages import MaxDecoderStepsWarning, MelBatch
 from test_faults import REPO, TINY_TACOTRON2, TOY, one_thread, run_job  # noqa: F401 (fixture)
 
 HOP = 2 * 256  # toy: 2 frames per character, 256 samples per frame
@@ -52,14 +52,14 @@ def limited(toy, monkeypatch):
     as Tacotron2 does (the pipeline reports what is still cut after its own retries)."""
     infer = toy.ToyAcoustic.infer
 
-    def infer_at_most_40(self, ids, lengths, generator=None):
+    def mels_at_most_40(self, ids, lengths, generator=None):
         mel, frames, align = infer(self, ids, lengths, generator)
-        self.last_hit_max_steps = (frames > 40).nonzero().flatten().tolist()
-        if self.last_hit_max_steps:
-            warnings.warn(MaxDecoderStepsWarning(self.last_hit_max_steps, 40))
-        return mel, frames.clamp(max=40), align
+        hit = (frames > 40).nonzero().flatten().tolist()
+        if hit:
+            warnings.warn(MaxDecoderStepsWarning(hit, 40))
+        return MelBatch(mel, frames.clamp(max=40), align, hit)
 
-    monkeypatch.setattr(toy.ToyAcoustic, "infer", infer_at_most_40)
+    monkeypatch.setattr(toy.ToyAcoustic, "mels", mels_at_most_40)
 
 
 def test_retry_split_speaks_the_halves(limited, tmp_path, recwarn):

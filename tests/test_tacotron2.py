@@ -142,6 +142,10 @@ def test_max_decoder_steps_warning_names_caller_indices(golden, cases):
     with no_max_steps_warning():
         model.infer(cases["b1"]["ids"], cases["b1"]["lengths"])  # stops at step 30
     assert model.last_hit_max_steps == []
+    # what the pipeline reads: the same cut rows, typed, no side channel
+    with pytest.warns(MaxDecoderStepsWarning):
+        batch = model.mels(expected["ids"][flip], expected["lengths"][flip])
+    assert batch.hit_max_steps == [1] and torch.equal(batch.mel, mel) and batch.lengths.tolist() == [20, 32]
 
 
 def test_early_stopping_off_decodes_exactly_max_steps(golden, cases):

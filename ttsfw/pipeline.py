@@ -123,19 +123,19 @@ class Pipeline:
         ids, lengths = ids.to(device), lengths.to(device)
         with self.device.autocast(self.cfg.precision):
             with timer.stage("acoustic"), self.device.stage("acoustic"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", MaxDecoderStepsWarning)  # reported per line below
-                mel, mel_lengths, alignments = self.acoustic.infer(ids, lengths, generator=generator)
+                warnings.simplefilter("ignore", MaxDecoderStepsWarning)  # the engine reports cuts
+                mels = self.acoustic.mels(ids, lengths, generator=generator)
             with timer.stage("vocoder"), self.device.stage("vocoder"):
-                audio = self.vocoder.infer(mel, generator=generator)
+                audio = self.vocoder.infer(mels.mel, generator=generator)
         audio = audio.float()
         if self.denoiser is not None:
             with timer.stage("denoiser"), self.device.stage("denoiser"):
                 audio = self.denoiser(audio)  # at the strength it was built with
-        hit = set(getattr(self.acoustic, "last_hit_max_steps", None) or ())
+        hit = set(mels.hit_max_steps)
         return StageOutputs(
-            mel=mel.float().cpu(),
-            mel_lengths=mel_lengths.cpu(),
-            alignments=alignments.float().cpu(),
+            mel=mels.mel.float().cpu(),
+            mel_lengths=mels.lengths.cpu(),
+            alignments=mels.alignments.float().cpu(),
             audio=audio.cpu(),
             hit_max_steps=torch.tensor([row in hit for row in range(len(ids))]),
         )

@@ -17,6 +17,7 @@ Plugins import them from ``ttsfw`` (``from ttsfw import Vocoder``).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
@@ -62,14 +63,30 @@ def weight_formats(module: nn.Module) -> dict[str, str]:
     return {"weights": ", ".join(dtypes)} if dtypes else {}
 
 
+@dataclass
+class MelBatch:
+    """An acoustic model's output for one batch, rows in the caller's order."""
+
+    mel: torch.Tensor  # (B, n_mel, T_out) natural-log magnitudes
+    lengths: torch.Tensor  # (B,) valid frames per row
+    alignments: torch.Tensor  # (B, ceil(T_out / r), T_in) attention, one row per decoder step
+    hit_max_steps: list[int] = field(default_factory=list)  # rows cut at a step limit
+
+
 class AcousticModel(nn.Module, ABC):
     """Symbol ids -> mel spectrogram. Sets ``n_mel_channels`` (and ``sample_rate`` and
     ``hop_length`` where its mels are tied to them): the pipeline checks them against the
     vocoder's before any audio is made."""
 
     n_mel_channels: int
-    #: batch rows (caller order) that the last `infer` cut at its step limit
-    last_hit_max_steps: Sequence[int] = ()
+
+    def mels(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> MelBatch:
+        """What the pipeline calls: `infer`'s outputs, typed, with the rows cut at a step limit.
+        The default is for a model without one; a model with a step limit overrides it."""
+        mel, mel_lengths, alignments = self.infer(ids, lengths, generator=generator)
+        return MelBatch(mel, mel_lengths, alignments)
 
     def formats(self) -> dict[str, str]:
         """What this model computes in, by part (``context.precision`` decided it at build)."""

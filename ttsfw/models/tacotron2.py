@@ -27,7 +27,7 @@ from ..weights.option import from_checkpoint_option
 from ..errors import ConfigError, InputError
 from ..quantize import check_quantize
 from ..registry import BuildContext
-from ..stages import AcousticModel, MaxDecoderStepsWarning
+from ..stages import AcousticModel, MaxDecoderStepsWarning, MelBatch
 from .tacotron2_layers import Decoder, Encoder, Postnet
 from .tacotron2_loading import architecture_from_tensors, check_state_dict
 
@@ -232,6 +232,13 @@ class Tacotron2(AcousticModel):
         are listed in ``last_hit_max_steps`` (and warned about when early stopping is on)."""
         out = self.infer_full(ids, lengths, generator)
         return out.mel_postnet, out.mel_lengths, out.alignments
+
+    def mels(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> MelBatch:
+        """`infer` typed for the pipeline, with the rows whose gate never fired."""
+        out = self.infer_full(ids, lengths, generator)
+        return MelBatch(out.mel_postnet, out.mel_lengths, out.alignments, out.hit_max_steps)
 
     @torch.inference_mode()
     def deviation_from_fp32(self, ids: torch.Tensor, lengths: torch.Tensor) -> dict[str, float]:
