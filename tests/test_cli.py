@@ -168,6 +168,13 @@ def test_an_unusable_run_dir_is_one_line(run, tmp_path):
     assert line == f"ttsfw: error: cannot write {tmp_path / 'a_file' / 'run'}: Not a directory; choose another with hydra.run.dir=DIR"
 
 
+def test_an_unusable_sweep_dir_names_the_sweep_option(plugin_venv, tmp_path):
+    (tmp_path / "a_file").write_text("")
+    result = plugin_venv.ttsfw("-m", *TOY, "text=hi", "batch_size=1,2",
+                               f"hydra.sweep.dir={tmp_path / 'a_file' / 'sweep'}", plugins="toy", cwd=tmp_path)
+    assert one_error_line(result).endswith("Not a directory; choose another with hydra.sweep.dir=DIR")
+
+
 def test_the_cli_knows_the_default_output_dirs():
     from omegaconf import OmegaConf
 

@@ -248,3 +248,12 @@ def test_a_complete_sweep_says_so(tmp_path):
     assert "failed" not in write_summary(tmp_path)
     summary = (tmp_path / "summary.md").read_text()
     assert "Failed jobs" not in summary and "Every non-blank input line was produced." in summary
+
+
+def test_a_swept_key_that_is_also_a_metric_is_one_column(tmp_path):
+    make_job(tmp_path, "0", ["device=cuda"], {"status": "failed: DeviceError", "error": "no CUDA", "device": "cuda"})
+    make_job(tmp_path, "1", ["device=cpu"], {**shard_metrics([1]), "device": "cpu"})
+    write_summary(tmp_path)
+    header = next(line for line in (tmp_path / "summary.md").read_text().splitlines() if line.startswith("| job"))
+    assert header.split(" | ").count("device") == 1
+    assert list(read_csv(tmp_path / "summary.csv")[0]).count("device") == 1

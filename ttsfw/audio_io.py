@@ -159,27 +159,25 @@ def check_writable(run_dir: Path) -> None:
         raise OutputError(os_problem(exc, run_dir)) from None
 
 
-def make_output_dir(template: str) -> None:
+def make_output_dir(template: str, key: str = "hydra.run.dir") -> None:
     """Create the fixed part of a run directory template (``outputs/${now:...}`` -> ``outputs``)
-    before Hydra does, so that an unusable one is a one-line OutputError, not a traceback."""
+    before Hydra does, so that an unusable one is a one-line OutputError (naming `key`, the
+    option that chooses it), not a traceback."""
     fixed, interpolated, _ = template.partition("${")
     path = Path(fixed if not interpolated or fixed.endswith("/") else Path(fixed).parent).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(os_problem(exc, path)) from None
+        raise OutputError(os_problem(exc, path, f"{key}=DIR")) from None
 
 
-def os_problem(exc: OSError, path: Path) -> str:
+def os_problem(exc: OSError, path: Path, hint: str = "hydra.run.dir=DIR") -> str:
     """What went wrong writing `path`, and what to do, in one line."""
     if exc.errno == errno.ENOSPC:
         return (
             f"no space left on the device writing {path}; free some space and rerun the same "
-            f"command with resume=true, or write elsewhere with {RUN_DIR_HINT}"
+            f"command with resume=true, or write elsewhere with {hint}"
         )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"output directory is not writable: {path}; choose another with {RUN_DIR_HINT}"
-    return f"cannot write {path}: {exc.strerror or exc}; choose another with {RUN_DIR_HINT}"
-
-
-RUN_DIR_HINT = "hydra.run.dir=DIR"
+        return f"output directory is not writable: {path}; choose another with {hint}"
+    return f"cannot write {path}: {exc.strerror or exc}; choose another with {hint}"

@@ -94,11 +94,12 @@ def _report_errors(action: Callable[[], object], exit: bool = True) -> object:
         return None
 
 
-def _output_dir_template(argv: list[str]) -> str:
-    """The run (or, with -m, sweep) directory the user chose, else conf/config.yaml's default."""
+def _output_dir(argv: list[str]) -> tuple[str, str]:
+    """The run (or, with -m, sweep) directory the user chose, else conf/config.yaml's default,
+    and the option that chooses it."""
     key = "hydra.sweep.dir" if MULTIRUN & set(argv) else "hydra.run.dir"
     chosen = [arg.split("=", 1)[1] for arg in argv if arg.lstrip("+").startswith(f"{key}=")]
-    return chosen[-1] if chosen else DEFAULT_OUTPUT_DIRS[key]
+    return (chosen[-1] if chosen else DEFAULT_OUTPUT_DIRS[key]), key
 
 
 #: Hydra's flags that run a sweep, show something and run no job, or complete a shell word
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     if not COMPLETION & flags:  # there install=/query= are not overrides
         _report_errors(lambda: (check_choices(overrides), check_keys(overrides)))
     if not (SHOW_ONLY | COMPLETION) & flags:  # a job will run: its directory must be possible
-        _report_errors(lambda: make_output_dir(_output_dir_template(argv)))
+        _report_errors(lambda: make_output_dir(*_output_dir(argv)))
     register_search_path_plugin()
     sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
     app()

@@ -47,11 +47,8 @@ class Job:
     @property
     def row(self) -> dict[str, Any]:
         metrics = self.metrics or {"status": "no metrics.json"}
-        return {
-            "job": self.name,
-            **self.overrides,
-            **{k: metrics[k] for k in METRIC_COLUMNS if k in metrics},
-        }
+        measured = {k: metrics[k] for k in METRIC_COLUMNS if k in metrics}
+        return {"job": self.name, **measured, **self.overrides}  # a swept key shows what was asked
 
 
 @dataclass
@@ -159,8 +156,9 @@ def _failures_markdown(failed: list[str]) -> list[str]:
     return ["", "## Failed jobs", "", *(f"- {line}" for line in failed)] if failed else []
 
 
-def _metric_keys(rows: list[dict[str, Any]]) -> list[str]:
-    return [k for k in METRIC_COLUMNS if any(k in row for row in rows)]
+def _metric_keys(rows: list[dict[str, Any]], overrides: list[str]) -> list[str]:
+    """The metric columns present, less those named like an override (shown once, as swept)."""
+    return [k for k in METRIC_COLUMNS if k not in overrides and any(k in row for row in rows)]
 
 
 def _write_csv(path: Path, jobs: list[Job]) -> None:
@@ -168,7 +166,7 @@ def _write_csv(path: Path, jobs: list[Job]) -> None:
     rows = [job.row for job in jobs]
     override_keys = list(dict.fromkeys(k for job in jobs for k in job.overrides))
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, ["job", *override_keys, *_metric_keys(rows)])
+        writer = csv.DictWriter(f, ["job", *override_keys, *_metric_keys(rows, override_keys)])
         writer.writeheader()
         writer.writerows(rows)
 
@@ -178,7 +176,8 @@ def _markdown(sweep_dir: Path, jobs: list[Job]) -> list[str]:
     rows = [job.row for job in jobs]
     varying = varying_keys(jobs)
     common = [f"{k}={v}" for k, v in jobs[0].overrides.items() if k not in varying] if jobs else []
-    columns = ["job", *varying, *_metric_keys(rows)]
+    overrides = list(dict.fromkeys(k for job in jobs for k in job.overrides))
+    columns = ["job", *varying, *_metric_keys(rows, overrides)]
     return [
         f"# Sweep summary: {sweep_dir}",
         "",
