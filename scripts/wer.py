@@ -31,7 +31,7 @@ MARGIN = 0.15
 
 
 def words(text: str) -> list[str]:
-    from ttsfw.text.cleaners import english_cleaners
+    from ttsfw.components.english.cleaners import english_cleaners
 
     return re.sub(r"[^a-z' ]", " ", english_cleaners(text)).split()
 

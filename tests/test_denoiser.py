@@ -9,8 +9,11 @@ import torch
 from ttsfw.testing import TINY_TACOTRON2 as TINY_TACOTRON2_DIMS
 from ttsfw import Pipeline
 from ttsfw.errors import ConfigError
-from ttsfw.models.denoiser import WaveGlowDenoiser, build_none, build_waveglow_bias
-from ttsfw.models.waveglow import WaveGlow, WaveGlowConfig, load_waveglow
+from ttsfw.builtins import no_denoiser as build_none
+from ttsfw.components.waveglow.denoiser import WaveGlowDenoiser
+from ttsfw.components.waveglow.factory import build_waveglow_bias
+from ttsfw.components.waveglow.factory import load_waveglow
+from ttsfw.components.waveglow.model import WaveGlow, WaveGlowConfig
 from ttsfw.plugins import get_registry
 from ttsfw.registry import BuildContext
 
@@ -91,7 +94,7 @@ TINY_TACOTRON2 = [
 ]
 
 
-@pytest.mark.filterwarnings("ignore::ttsfw.models.tacotron2.MaxDecoderStepsWarning")
+@pytest.mark.filterwarnings("ignore::ttsfw.stages.MaxDecoderStepsWarning")
 @pytest.mark.filterwarnings("ignore:utterance 1 reached max_decoder_steps")
 def test_waveglow_pipeline_runs_its_denoiser_by_default(golden):
     checkpoint = golden / "waveglow" / "ckpt_dle.pt"

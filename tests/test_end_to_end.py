@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from ttsfw.models.tacotron2 import Tacotron2, Tacotron2Config
+from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
 
 TINY = dict(
     symbols_embedding_dim=32, encoder_embedding_dim=32, attention_rnn_dim=32, decoder_rnn_dim=32,

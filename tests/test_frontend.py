@@ -18,10 +18,10 @@ from ttsfw import Pipeline
 from ttsfw.errors import ConfigError, InputError, SynthesisError
 from ttsfw.plugins import get_registry
 from ttsfw.registry import BuildContext
-from ttsfw.text.cleaners import english_cleaners
-from ttsfw.text.english import EnglishFrontend, UnspeakableTextWarning
-from ttsfw.text.symbols import SYMBOL_TO_ID, SYMBOLS, sequence_to_text
-from ttsfw.text.transliterate import dle
+from ttsfw.components.english.cleaners import english_cleaners
+from ttsfw.components.english.frontend import EnglishFrontend, UnspeakableTextWarning
+from ttsfw.components.english.symbols import SYMBOL_TO_ID, SYMBOLS, sequence_to_text
+from ttsfw.components.english.transliterate import dle
 
 TRANSLITERATORS = ["dle", "unidecode"]
 QUIRK = "newline_with_arpabet_braces"

@@ -8,7 +8,7 @@ import torch
 from ttsfw.audio.stft import MelSpectrogram
 from ttsfw.config import compose_config
 from ttsfw.errors import ConfigError
-from ttsfw.models.griffinlim import GriffinLim
+from ttsfw.components.griffinlim.model import GriffinLim
 from ttsfw.plugins import get_registry
 from ttsfw.registry import BuildContext
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from ttsfw.errors import ConfigError
-from ttsfw.models.tacotron2 import Tacotron2, Tacotron2Config, build_tacotron2
-from ttsfw.models.tacotron2_layers import PackedDecoder
+from ttsfw.components.tacotron2.factory import build_tacotron2
+from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
+from ttsfw.components.tacotron2.layers import PackedDecoder
 from ttsfw.precision import Precision
 from ttsfw.registry import BuildContext
 

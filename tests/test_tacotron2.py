@@ -11,13 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from ttsfw.components.tacotron2.factory import build_tacotron2
+from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
 from ttsfw.errors import CheckpointError, ConfigError, InputError
-from ttsfw.models.tacotron2 import (
-    MaxDecoderStepsWarning,
-    Tacotron2,
-    Tacotron2Config,
-    build_tacotron2,
-)
+from ttsfw.stages import MaxDecoderStepsWarning
 from ttsfw.plots import save_plots
 from ttsfw.registry import BuildContext
 
@@ -369,7 +366,7 @@ def test_factory_checkpoint_null_random_and_path(golden, cases):
 def test_shipped_yaml_builds_the_full_size_architecture():
     from omegaconf import OmegaConf
 
-    path = Path(__file__).resolve().parents[1] / "conf" / "acoustic" / "tacotron2.yaml"
+    path = Path(__file__).resolve().parents[1] / "ttsfw/components/tacotron2/conf/acoustic/tacotron2.yaml"
     cfg = OmegaConf.create({"acoustic": OmegaConf.load(path)}).acoustic  # as Hydra nests it
     assert cfg.name == "tacotron2" and cfg.checkpoint is None and "quantize" not in cfg  # top level
     skip = ("name", "checkpoint", "init_seed")

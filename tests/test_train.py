@@ -12,8 +12,8 @@ import torch
 
 from ttsfw.audio.stft import MelSpectrogram
 from ttsfw.errors import ConfigError
-from ttsfw.models.tacotron2 import Tacotron2, Tacotron2Config
-from ttsfw.text.english import EnglishFrontend
+from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
+from ttsfw.components.english.frontend import EnglishFrontend
 from ttsfw.train.data import (
     LengthBucketBatches,
     collate,

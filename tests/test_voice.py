@@ -110,7 +110,7 @@ def test_the_config_leaves_sizes_to_the_checkpoint_and_metrics_show_the_built_mo
     cfg, _ = compose_config([select("joe")])
     assert cfg.acoustic.n_frames_per_step is None and cfg.acoustic.attention_rnn_dim is None
     built = Pipeline.from_overrides([select("joe")]).models()["acoustic"]
-    assert built["class"] == "ttsfw.models.tacotron2.Tacotron2"
+    assert built["class"] == "ttsfw.components.tacotron2.model.Tacotron2"
     assert built["architecture"]["n_frames_per_step"] == 2  # read from the shipped file
     assert built["architecture"]["attention_rnn_dim"] == 512
     assert built["parameters"] == 7_339_473
@@ -118,8 +118,8 @@ def test_the_config_leaves_sizes_to_the_checkpoint_and_metrics_show_the_built_mo
 
 def test_random_weights_without_sizes_are_nvidias_full_size_model():
     cfg, _ = compose_config(["acoustic.checkpoint=random", "vocoder=waveglow", "vocoder.checkpoint=random"])
-    from ttsfw.models.tacotron2 import Tacotron2Config
-    from ttsfw.models.waveglow import WaveGlowConfig
+    from ttsfw.components.tacotron2.model import Tacotron2Config
+    from ttsfw.components.waveglow.model import WaveGlowConfig
 
     acoustic = {k: v for k, v in cfg.acoustic.items() if k in Tacotron2Config.__dataclass_fields__}
     vocoder = {k: v for k, v in cfg.vocoder.items() if k in WaveGlowConfig.__dataclass_fields__}

@@ -11,7 +11,8 @@ import torch
 from ttsfw.weights.convert import convert
 from ttsfw.weights.load import load_checkpoint, unwrap
 from ttsfw.errors import CheckpointError, ConfigError
-from ttsfw.models.waveglow import WaveGlow, WaveGlowConfig, build_waveglow, load_waveglow
+from ttsfw.components.waveglow.factory import build_waveglow, load_waveglow
+from ttsfw.components.waveglow.model import WaveGlow, WaveGlowConfig
 from ttsfw.plugins import get_registry
 from ttsfw.precision import Precision
 from ttsfw.registry import BuildContext

@@ -1,5 +1,6 @@
-"""The built-in components, commands and modes, registered through the same hooks as a
-third-party plugin's.
+"""What is built in but not a component (those live in ttsfw/components/, each with its own
+hooks): the commands, the job modes, the device backends, ``denoiser=none`` and the install
+hints, registered through the same hooks as a third-party plugin's.
 
 Each factory is named as ``"module:function"``, imported only when that component is built,
 so loading plugins (``--help``, ``plugins``, ``--cfg``, every error path) never imports torch.
@@ -11,25 +12,13 @@ from .hookspecs import hookimpl
 
 
 @hookimpl
-def ttsfw_register_frontends(register):
-    register("english", "ttsfw.text.english:build_english_frontend")
-
-
-@hookimpl
-def ttsfw_register_acoustic_models(register):
-    register("tacotron2", "ttsfw.models.tacotron2:build_tacotron2")
-
-
-@hookimpl
-def ttsfw_register_vocoders(register):
-    register("waveglow", "ttsfw.models.waveglow:build_waveglow")
-    register("griffinlim", "ttsfw.models.griffinlim:build_griffinlim", aliases=("gl",))
-
-
-@hookimpl
 def ttsfw_register_denoisers(register):
-    register("waveglow_bias", "ttsfw.models.denoiser:build_waveglow_bias")
-    register("none", "ttsfw.models.denoiser:build_none")
+    register("none", "ttsfw.builtins:no_denoiser")
+
+
+def no_denoiser(cfg, context) -> None:
+    """``denoiser=none``: no denoising stage (the pipeline skips it)."""
+    return None
 
 
 @hookimpl

@@ -15,14 +15,15 @@ from importlib.metadata import entry_points, version
 import pluggy
 
 from . import hookspecs
+from .components import PLUGINS as COMPONENT_PLUGINS
 from .errors import PluginError
 from .registry import KINDS, Registry
 
 ENTRY_POINT_GROUP = "ttsfw"
 ENV_VAR = "TTSFW_PLUGINS"
 
-#: built-in components, registered through the same hooks as third-party plugins
-DEFAULT_PLUGINS: tuple[str, ...] = ("ttsfw.builtins",)
+#: built-in components, commands and modes, registered through the same hooks as third-party plugins
+DEFAULT_PLUGINS: tuple[str, ...] = ("ttsfw.builtins", *COMPONENT_PLUGINS)
 
 
 @dataclass

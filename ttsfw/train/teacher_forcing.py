@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from ..models.tacotron2 import Tacotron2
+from ..components.tacotron2.model import Tacotron2
 
 
 @dataclass

@@ -22,7 +22,7 @@ from ..audio.stft import MelSpectrogram
 from ..weights.load import load_checkpoint
 from ..config import CONF_DIR
 from ..errors import ConfigError
-from ..models.tacotron2 import Tacotron2, Tacotron2Config
+from ..components.tacotron2.model import Tacotron2, Tacotron2Config
 from ..plugins import get_registry
 from ..registry import BuildContext
 from .data import Batch, Example, LengthBucketBatches, collate, load_examples

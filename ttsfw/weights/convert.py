@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
-from ..models.waveglow import WaveGlow
+from ..components.waveglow.model import WaveGlow
 from .load import load_checkpoint
 
 TRUST_HELP = (

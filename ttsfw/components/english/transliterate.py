@@ -24,7 +24,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Callable
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 try:
     from unidecode import unidecode as _unidecode

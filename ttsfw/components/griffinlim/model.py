@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..audio.stft import slaney_mel_basis
-from ..errors import ConfigError
-from ..stages import Vocoder
+from ...audio.stft import slaney_mel_basis
+from ...errors import ConfigError
+from ...stages import Vocoder
 
 
 class GriffinLim(Vocoder):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
+from ...errors import CheckpointError
 
 #: a 149-row embedding is the symbol table NVIDIA/tacotron2 used before 2018-11-25
 _OLD_SYMBOL_TABLES = {149: "a pre-2018-11 NVIDIA/tacotron2 checkpoint"}

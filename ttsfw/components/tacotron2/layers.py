@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..precision import dtype as precision_dtype
-from ..quantize import Int8Linear
+from ...precision import dtype as precision_dtype
+from ...quantize import Int8Linear
 
 
 class XavierConv1d(nn.Module):

@@ -1,21 +1,16 @@
 """WaveGlow bias removal (NVIDIA's ``Denoiser``): subtract, in the STFT magnitude, what the
 vocoder outputs for an all-zeros mel at sigma 0, and resynthesise with the original phase.
 
-``denoiser=waveglow_bias`` builds it from the pipeline's vocoder; ``denoiser=none`` builds
-nothing (the pipeline then skips the stage).
+``denoiser=waveglow_bias`` builds it from the pipeline's vocoder.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import torch
 
-from ..audio.stft import STFT
-from ..errors import ConfigError
-from ..registry import BuildContext
-from ..stages import Denoiser
-from .waveglow import WaveGlow
+from ...audio.stft import STFT
+from ...stages import Denoiser
+from .model import WaveGlow
 
 
 class WaveGlowDenoiser(Denoiser):
@@ -51,23 +46,3 @@ class WaveGlowDenoiser(Denoiser):
         magnitude = torch.clamp(magnitude - self.bias_spec * strength, min=0.0)
         return self.stft.inverse(magnitude, phase)
 
-
-def build_waveglow_bias(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlowDenoiser:
-    """Factory for ``denoiser: {name: waveglow_bias, strength: ...}``; needs a WaveGlow vocoder."""
-    vocoder = context.vocoder
-    if not isinstance(vocoder, WaveGlow):
-        raise ConfigError(
-            f"denoiser=waveglow_bias needs vocoder=waveglow (the vocoder is {type(vocoder).__name__}); "
-            f"use denoiser=none with this vocoder"
-        )
-    strength = float(cfg.get("strength", 0.01))
-    if strength < 0:
-        raise ConfigError(
-            f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default"
-        )
-    return WaveGlowDenoiser(vocoder, strength)
-
-
-def build_none(cfg: Mapping[str, Any], context: BuildContext) -> None:
-    """``denoiser=none``: no denoising stage."""
-    return None

@@ -22,9 +22,9 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError, InputError
-from ..registry import BuildContext
-from ..stages import Frontend
+from ...errors import ConfigError, InputError
+from ...registry import BuildContext
+from ...stages import Frontend
 from .cleaners import normalize_ascii
 from .symbols import PAD, SYMBOL_TO_ID, SYMBOLS
 from .transliterate import get_transliterator

@@ -4,33 +4,24 @@ NVIDIA's DeepLearningExamples (DLE) and NVIDIA/waveglow checkpoints.
 The model is kept in its inference form: weight norm folded into plain ``weight`` tensors and
 the per-layer conditioning convolutions of a WN fused into one ``cond_layer`` (NVIDIA glow.py's
 layout; one matrix product per flow instead of n_layers). Both reference layouts load exactly
-(weight norm is per output channel, so folding and concatenating commute); `reference_state_dict`
-writes either layout back. Sizes are read from tensor shapes, never from flags or file configs.
+(checkpoint.py); `reference_state_dict` writes either layout back. Sizes are read from tensor
+shapes, never from flags or file configs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any, ContextManager, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..weights.load import load_checkpoint, unwrap
-from ..weights.option import from_checkpoint_option
-from ..errors import CheckpointError, ConfigError
-from ..registry import BuildContext
-from ..stages import Vocoder
+from ...errors import CheckpointError, ConfigError
+from ...stages import Vocoder
+from .checkpoint import architecture_from_tensors, inference_state_dict, reference_layout
 
-#: convolutions that carry weight norm in the reference checkpoints (inference-form key names)
-WEIGHT_NORMED = re.compile(
-    r"^WN\.\d+\.(start|cond_layer|in_layers\.\d+|res_skip_layers\.\d+)\.weight$"
-)
-_COND_LAYERS = re.compile(r"^(WN\.\d+\.)cond_layers\.(\d+)\.(weight|bias)$")
 
 
 @dataclass(frozen=True)
@@ -94,43 +85,13 @@ class WaveGlowConfig:
         cls, tensors: Mapping[str, torch.Tensor], source: str = "state dict"
     ) -> "WaveGlowConfig":
         """Read the sizes off an inference-form state dict (see `inference_state_dict`)."""
-
-        def shape(key: str) -> torch.Size:
-            if key not in tensors:
-                sample = ", ".join(list(tensors)[:4])
-                raise CheckpointError(
-                    f"{source} is not a WaveGlow checkpoint: no '{key}' (keys start: {sample})"
-                )
-            return tensors[key].shape
-
-        n_mel_channels = shape("upsample.weight")[0]
-        shape("convinv.0.conv.weight")
-        sizes = [
-            tensors[f"convinv.{k}.conv.weight"].shape[0]
-            for k in range(_count(tensors, "convinv.{}.conv.weight"))
-        ]
-        drops = [k for k in range(1, len(sizes)) if sizes[k] != sizes[0]]
-        in_layer = shape("WN.0.in_layers.0.weight")
         try:
-            return cls(
-                n_mel_channels=n_mel_channels,
-                n_flows=len(sizes),
-                n_group=sizes[0],
-                n_early_every=drops[0] if drops else len(sizes),
-                n_early_size=sizes[0] - sizes[drops[0]] if drops else 0,
-                n_layers=_count(tensors, "WN.0.in_layers.{}.weight"),
-                kernel_size=in_layer[2],
-                n_channels=shape("WN.0.start.weight")[0],
-            )
+            return cls(**architecture_from_tensors(tensors, source))
         except ConfigError as exc:
             raise CheckpointError(f"{source} is not a usable WaveGlow checkpoint: {exc}") from None
 
 
-def _count(tensors: Mapping[str, Any], pattern: str) -> int:
-    n = 0
-    while pattern.format(n) in tensors:
-        n += 1
-    return n
+
 
 
 class Invertible1x1Conv(nn.Module):
@@ -362,92 +323,5 @@ class WaveGlow(Vocoder):
                 yield torch.randn(shape, generator=generator, device=mel.device)
 
     def reference_state_dict(self, layout: str = "dle") -> dict[str, torch.Tensor]:
-        """The weights as the reference code saves them: weight norm as ``weight_g``/``weight_v``
-        (g = per-output-channel norm, v = weight, as torch's weight_norm sets up a layer) and
-        the conditioning convs per layer (``"dle"``: DLE, NVIDIA glow_old) or fused (``"fused"``:
-        NVIDIA glow.py). No ``module.`` prefix."""
-        if layout not in ("dle", "fused"):
-            raise ValueError(f"layout must be 'dle' or 'fused', got {layout!r}")
-        tensors: dict[str, torch.Tensor] = {}
-        for key, value in self.state_dict().items():
-            if WEIGHT_NORMED.match(key):
-                dims = tuple(range(1, value.dim()))
-                tensors[key + "_g"] = torch.linalg.vector_norm(value, dim=dims, keepdim=True)
-                tensors[key + "_v"] = value
-            else:
-                tensors[key] = value
-        if layout == "fused":
-            return tensors
-        split = {}
-        for key, value in tensors.items():
-            prefix, cond, suffix = key.partition(".cond_layer.")
-            if not cond:
-                split[key] = value
-                continue
-            for i, chunk in enumerate(value.chunk(self.config.n_layers)):
-                split[f"{prefix}.cond_layers.{i}.{suffix}"] = chunk
-        return split
-
-
-def inference_state_dict(
-    tensors: Mapping[str, torch.Tensor], source: str = "state dict"
-) -> dict[str, torch.Tensor]:
-    """Reference WaveGlow tensors -> this module's keys: float32, contiguous, weight norm folded
-    (``weight = g * v / ||v||``, torch's own kernel), per-layer ``cond_layers.i`` concatenated
-    into ``cond_layer``. Both steps are exact."""
-    if any(".res_layers." in key or ".skip_layers." in key for key in tensors):
-        raise CheckpointError(
-            f"{source}: a pre-2018-11 NVIDIA/waveglow layout (separate res_layers/skip_layers); "
-            f"update it with NVIDIA/waveglow's convert_model.py, then convert it here"
-        )
-    folded: dict[str, torch.Tensor] = {}
-    for key, value in tensors.items():
-        value = value.detach().float().contiguous() if value.is_floating_point() else value
-        if key.endswith(("_g", "_v")) and key[:-2].endswith(".weight"):
-            base = key[:-2]
-            if base + "_g" in tensors and base + "_v" in tensors:
-                if base not in folded:
-                    g, v = tensors[base + "_g"].float(), tensors[base + "_v"].float().contiguous()
-                    folded[base] = torch._weight_norm(v, g, 0)
-                continue
-        folded[key] = value
-    fused: dict[str, torch.Tensor] = {}
-    pieces: dict[str, list[tuple[int, torch.Tensor]]] = {}
-    for key, value in folded.items():
-        match = _COND_LAYERS.match(key)
-        if match is None:
-            fused[key] = value
-        else:
-            prefix, index, name = match.groups()
-            pieces.setdefault(f"{prefix}cond_layer.{name}", []).append((int(index), value))
-    for key, parts in pieces.items():
-        fused[key] = torch.cat([value for _, value in sorted(parts, key=lambda part: part[0])])
-    return fused
-
-
-def load_waveglow(path: str | Path, sigma: float = 0.6) -> WaveGlow:
-    """Load any WaveGlow tensor checkpoint (DLE/NGC, NVIDIA/waveglow state dict, converted pickle)."""
-    tensors, _ = unwrap(load_checkpoint(path), path)  # a stored config is ignored: shapes decide
-    model = WaveGlow.from_state_dict(tensors, source=str(path))
-    model.sigma = sigma
-    return model
-
-
-def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
-    """Factory for the ``vocoder: {name: waveglow, checkpoint: ..., sigma: ..., ...}`` node."""
-    options = dict(cfg)
-    options.pop("name", None)
-    checkpoint = options.pop("checkpoint", None)
-    init_seed = int(options.pop("init_seed", 0))
-    sigma = float(options.pop("sigma", 0.6))
-    config = WaveGlowConfig.from_mapping(options)
-    if sigma < 0:
-        raise ConfigError(f"vocoder.sigma must be >= 0 (got {sigma}); 0.6 is a good default")
-    model = from_checkpoint_option(
-        checkpoint, "vocoder.checkpoint", "a WaveGlow .pt file", init_seed,
-        build_random=lambda: WaveGlow(config, sigma),
-        load=lambda path: load_waveglow(path, sigma),
-    )
-    # reduced precision: the weights are stored in it once, instead of autocast casting them
-    # on every call; W^-1 and the affine steps stay float32 (see `WaveGlow`)
-    return model.to(context.precision.dtype).eval()
+        """The weights as the reference code saves them (`reference_layout`: ``"dle"`` or ``"fused"``)."""
+        return reference_layout(self.state_dict(), self.config.n_layers, layout)

@@ -22,14 +22,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..weights.load import load_checkpoint, unwrap
-from ..weights.option import from_checkpoint_option
-from ..errors import ConfigError, InputError
-from ..quantize import check_quantize
-from ..registry import BuildContext
-from ..stages import AcousticModel, MaxDecoderStepsWarning, MelBatch
-from .tacotron2_layers import Decoder, Encoder, Postnet
-from .tacotron2_loading import architecture_from_tensors, check_state_dict
+from ...weights.load import load_checkpoint, unwrap
+from ...errors import ConfigError, InputError
+from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch
+from .layers import Decoder, Encoder, Postnet
+from .checkpoint import architecture_from_tensors, check_state_dict
 
 #: options that change how the model decodes, not its weights: always taken from the ttsfw config
 BEHAVIOUR = ("max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout")
@@ -282,24 +279,3 @@ class Tacotron2(AcousticModel):
                 f"different symbol tables"
             )
 
-
-def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
-    """Factory for the ``acoustic: {name: tacotron2, checkpoint: ..., ...}`` config node.
-
-    ``context.precision``: quantize int8, else the precision, is the decoder's weight format."""
-    options = dict(cfg)
-    options.pop("name", None)
-    checkpoint = options.pop("checkpoint", None)
-    init_seed = options.pop("init_seed", 0)
-    device_type = context.device.device.type if context.device is not None else "cpu"
-    quantize = check_quantize(context.precision.quantize, device_type)
-    config = Tacotron2Config.from_mapping(options)
-    symbols = getattr(context.frontend, "symbols", None)
-    model = from_checkpoint_option(
-        checkpoint, "acoustic.checkpoint", "a Tacotron2 .pt file", init_seed,
-        build_random=lambda: Tacotron2(config).eval(),
-        load=lambda path: Tacotron2.from_checkpoint(path, config, n_symbols=len(symbols) if symbols else None),
-    )
-    # the decoder streams all its weights every step: int8 / bf16 storage makes it faster
-    model.decoder.weight_format = "int8" if quantize == "int8" else context.precision.name
-    return model

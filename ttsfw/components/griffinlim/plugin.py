@@ -1,0 +1,18 @@
+"""The built-in ``griffinlim`` component's hooks: registered exactly as a plugin's are.
+
+Imports nothing heavy: the factory (and torch) load when the component is built.
+"""
+
+from __future__ import annotations
+
+from ...hookspecs import hookimpl
+
+
+@hookimpl
+def ttsfw_register_vocoders(register):
+    register("griffinlim", "ttsfw.components.griffinlim.model:build_griffinlim", aliases=("gl",))
+
+
+@hookimpl
+def ttsfw_config_search_path():
+    return ["pkg://ttsfw.components.griffinlim.conf"]

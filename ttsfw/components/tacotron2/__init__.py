@@ -1,0 +1,5 @@
+"""Tacotron2 acoustic model (Shen et al. 2018), weight-compatible with NVIDIA's checkpoints.
+
+model.py (Tacotron2, Tacotron2Config), layers.py (encoder, decoder, postnet), checkpoint.py
+(NVIDIA/DLE formats), factory.py (config node -> model), plugin.py (hooks), conf/acoustic/.
+"""

@@ -1,0 +1,33 @@
+"""The ``tacotron2`` acoustic model factory: a config node -> a Tacotron2 with its weights."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...quantize import check_quantize
+from ...registry import BuildContext
+from ...weights.option import from_checkpoint_option
+from .model import Tacotron2, Tacotron2Config
+
+
+def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
+    """Factory for the ``acoustic: {name: tacotron2, checkpoint: ..., ...}`` config node.
+
+    ``context.precision``: quantize int8, else the precision, is the decoder's weight format."""
+    options = dict(cfg)
+    options.pop("name", None)
+    checkpoint = options.pop("checkpoint", None)
+    init_seed = options.pop("init_seed", 0)
+    device_type = context.device.device.type if context.device is not None else "cpu"
+    quantize = check_quantize(context.precision.quantize, device_type)
+    config = Tacotron2Config.from_mapping(options)
+    symbols = getattr(context.frontend, "symbols", None)
+    model = from_checkpoint_option(
+        checkpoint, "acoustic.checkpoint", "a Tacotron2 .pt file", init_seed,
+        build_random=lambda: Tacotron2(config).eval(),
+        load=lambda path: Tacotron2.from_checkpoint(path, config, n_symbols=len(symbols) if symbols else None),
+    )
+    # the decoder streams all its weights every step: int8 / bf16 storage makes it faster
+    model.decoder.weight_format = "int8" if quantize == "int8" else context.precision.name
+    return model

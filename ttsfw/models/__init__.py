@@ -1,1 +1,0 @@
-"""Neural models: acoustic models, vocoders, denoisers."""
