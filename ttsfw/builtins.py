@@ -9,11 +9,19 @@ so loading plugins (``--help``, ``plugins``, ``--cfg``, every error path) never 
 from __future__ import annotations
 
 from .hookspecs import hookimpl
+from .settings import (
+    AcceleratorSettings,
+    AutoDeviceSettings,
+    BenchSettings,
+    CpuSettings,
+    NoDenoiserSettings,
+    SynthSettings,
+)
 
 
 @hookimpl
 def ttsfw_register_denoisers(register):
-    register("none", "ttsfw.builtins:no_denoiser")
+    register("none", "ttsfw.builtins:no_denoiser", schema=NoDenoiserSettings)
 
 
 def no_denoiser(cfg, context) -> None:
@@ -30,8 +38,8 @@ def ttsfw_register_commands(register):
 
 @hookimpl
 def ttsfw_register_modes(register):
-    register("synth", "ttsfw.runner:synthesize_job")
-    register("bench", "ttsfw.bench:bench_job")
+    register("synth", "ttsfw.runner:synthesize_job", schema=SynthSettings)
+    register("bench", "ttsfw.bench:bench_job", schema=BenchSettings)
 
 
 @hookimpl
@@ -41,7 +49,7 @@ def ttsfw_install_hints():
 
 @hookimpl
 def ttsfw_register_devices(register):
-    register("cpu", "ttsfw.devices:build_cpu")
-    register("cuda", "ttsfw.devices:build_cuda", aliases=("gpu",))
-    register("mlu", "ttsfw.devices:build_mlu")
-    register("auto", "ttsfw.devices:build_auto")
+    register("cpu", "ttsfw.devices:build_cpu", schema=CpuSettings)
+    register("cuda", "ttsfw.devices:build_cuda", aliases=("gpu",), schema=AcceleratorSettings)
+    register("mlu", "ttsfw.devices:build_mlu", schema=AcceleratorSettings)
+    register("auto", "ttsfw.devices:build_auto", schema=AutoDeviceSettings)

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from . import sweep
 from .argv import literal_text_overrides, say_args
 from .audio_io import make_output_dir
-from .config import CONF_DIR, check_choices, check_keys, register_search_path_plugin
+from .config import CONF_DIR, check_choices, check_keys, register_with_hydra
 from .errors import TTSError
 from .plugins import get_registry
 from .reporting import failure_recorded
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         _report_errors(lambda: (check_choices(overrides), check_keys(overrides)))
     if not (SHOW_ONLY | COMPLETION) & flags:  # a job will run: its directory must be possible
         _report_errors(lambda: make_output_dir(*_output_dir(argv)))
-    register_search_path_plugin()
+    register_with_hydra()
     sys.argv = [sys.argv[0] if sys.argv else "ttsfw", *argv]
     app()
     if sweep.failed_jobs:  # whichever launcher ran them, the sweep summary found them

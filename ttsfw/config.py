@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from hydra import compose, initialize_config_dir
+from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from hydra.core.config_search_path import ConfigSearchPath
+from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
@@ -18,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .argv import literal_text_overrides
 from .errors import ConfigError
+from .settings import JobSettings, config_error
 
 #: config groups that select a component (group name == registry kind)
 COMPONENT_GROUPS = ("frontend", "acoustic", "vocoder", "denoiser", "device")
@@ -50,20 +54,42 @@ class PluginSearchPath(SearchPathPlugin):
 _registered = False
 
 
-def register_search_path_plugin() -> None:
-    """Make Hydra ask the ttsfw hooks for config search paths (once per process)."""
+def register_with_hydra() -> None:
+    """Once per process, before any composition: make Hydra ask the ttsfw hooks for config
+    search paths, and store every schema in Hydra's ConfigStore (the primary config's as
+    ``schema_job``, each registered component's as ``schema_<kind>_<name>``: top-level names,
+    not a group, so that ``--help`` lists only what a user chooses)."""
     global _registered
-    if not _registered:
-        Plugins.instance().register(PluginSearchPath)
-        _registered = True
+    if _registered:
+        return
+    from .plugins import get_registry
+
+    Plugins.instance().register(PluginSearchPath)
+    store = ConfigStore.instance()
+    store.store(name="schema_job", node=JobSettings)
+    for kind, entries in get_registry().entries.items():
+        for entry in {id(e): e for e in entries.values() if e.schema is not None}.values():
+            store.store(name=f"schema_{kind}_{entry.name}", node=entry.schema)
+    _registered = True
+
+
+@contextlib.contextmanager
+def ttsfw_hydra() -> Iterator[None]:
+    """Hydra initialised on ttsfw's config tree for the block, also inside another Hydra app
+    (the training job composes the inference config): the outer state is restored after."""
+    outer = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="ttsfw"):
+            yield
+    finally:
+        restore_gh_from_backup(outer)
 
 
 def group_options(group: str) -> list[str]:
     """Every option of a config group, ttsfw's own and the plugins' (e.g. vocoder -> waveglow, ...)."""
-    register_search_path_plugin()
-    if GlobalHydra.instance().is_initialized():
-        return GlobalHydra.instance().config_loader().get_group_options(group)
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+    register_with_hydra()
+    with ttsfw_hydra():
         return GlobalHydra.instance().config_loader().get_group_options(group)
 
 
@@ -89,19 +115,21 @@ def check_choices(overrides: Iterable[str]) -> None:
 
 
 def check_keys(overrides: Iterable[str]) -> None:
-    """Raise ConfigError, with a "did you mean", for a ``key=value`` override whose key is
-    neither a config group nor a key of the composed config (``vocodr=griffinlim``,
-    ``batchsize=2``). ``+key=`` adds a key and is not checked. In a sweep a key counts as known
-    if any swept option of a group has it."""
+    """Raise ConfigError for a ``key=value`` override whose key is neither a config group nor
+    a key of the composed config (``vocodr=griffinlim``, ``batchsize=2``: with a "did you
+    mean"), or whose value does not fit the key's schema (``batch_size=two``: naming the key).
+    ``+key=`` adds a key and is not checked. In a sweep a key counts as known if any swept
+    option of a group has it, and every swept value is checked."""
     parsed = _parse([o for o in overrides if not o.startswith("hydra.")])
     changes = [o for o in parsed if o.type == OverrideType.CHANGE and o.package is None]
-    keys = [o.key_or_group for o in changes if o.key_or_group not in GROUPS and "/" not in o.key_or_group]
-    if not keys:
+    settings = [o for o in changes if o.key_or_group not in GROUPS and "/" not in o.key_or_group]
+    if not settings:
         return
+    groups = [o for o in changes if o.key_or_group in GROUPS]
     known: set[str] = set(GROUPS)
-    for selection in _group_selections([o for o in changes if o.key_or_group in GROUPS]):
+    for selection in _selections(groups):
         known |= _dotted_keys(_compose(selection, hydra=False))
-    for key in keys:
+    for key in (o.key_or_group for o in settings):
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -109,6 +137,13 @@ def check_keys(overrides: Iterable[str]) -> None:
                 f"unknown config key or group '{key}'{hint} (python -m ttsfw --cfg job shows every "
                 f"key; +{key}=VALUE adds a new one)"
             )
+    selections = _selections(groups + settings)
+    for selection in selections:
+        try:
+            _compose(selection, hydra=False)  # a value that does not fit its schema
+        except ConfigError as exc:
+            job = [o for o in selection if o not in selections[0]] or selection[:0]
+            raise ConfigError(f"{exc} (in the sweep's job with {' '.join(job)})" if job else str(exc)) from None
 
 
 def _parse(overrides: list[str]) -> list[Override]:
@@ -118,15 +153,18 @@ def _parse(overrides: list[str]) -> list[Override]:
         return []  # Hydra reports malformed overrides itself
 
 
-def _group_selections(groups: list[Override]) -> list[list[str]]:
-    """Group overrides to compose with: sweeps at their first value, then each other value of
-    one swept group at a time."""
-    values = {o.key_or_group: _values(o) for o in groups}
-    first = [f"{group}={options[0]}" for group, options in values.items()]
+def _selections(overrides: list[Override]) -> list[list[str]]:
+    """Overrides to compose with: every sweep at its first value, then each other value of one
+    swept override at a time (a plain override as typed)."""
+    values = {o.key_or_group: _values(o) for o in overrides}
+    first = [
+        f"{o.key_or_group}={values[o.key_or_group][0]}" if o.is_sweep_override() else o.input_line
+        for o in overrides
+    ]
     selections = [first]
-    for index, (group, options) in enumerate(values.items()):
+    for index, (key, options) in enumerate(values.items()):
         for option in options[1:]:
-            selections.append([*first[:index], f"{group}={option}", *first[index + 1 :]])
+            selections.append([*first[:index], f"{key}={option}", *first[index + 1 :]])
     return selections
 
 
@@ -148,12 +186,12 @@ def _dotted_keys(node: Any, prefix: str = "") -> set[str]:
 
 
 def _compose(overrides: list[str], hydra: bool) -> DictConfig:
-    register_search_path_plugin()
+    register_with_hydra()
     try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="ttsfw"):
+        with ttsfw_hydra():
             return compose("config", overrides=overrides, return_hydra_config=hydra)
     except HydraException as exc:
-        raise ConfigError(f"invalid configuration: {str(exc).splitlines()[0]}") from None
+        raise config_error(exc) from None
 
 
 def compose_config(overrides: Iterable[str] = ()) -> tuple[DictConfig, dict[str, str]]:

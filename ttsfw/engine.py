@@ -18,12 +18,12 @@ import numpy as np
 import torch
 
 from .errors import InputError, TTSError
-from .options import JobOptions
 from .segment import halve, split_sentences
 from .timing import StageTimer
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline, StageOutputs
+    from .settings import JobSettings
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Engine:
 
     WINDOW_BATCHES = 8
 
-    def __init__(self, pipeline: "Pipeline", options: JobOptions, timer: StageTimer):
+    def __init__(self, pipeline: "Pipeline", options: "JobSettings", timer: StageTimer):
         self.pipeline = pipeline
         self.options = options
         self.timer = timer

@@ -19,10 +19,10 @@ from omegaconf import DictConfig
 from .config import compose_config
 from .engine import Engine, SynthesisResult, Utterance
 from .errors import ConfigError, InputError, SynthesisError
-from .options import JobOptions
 from .plugins import get_registry
 from .precision import Precision
 from .registry import BuildContext
+from .settings import job_settings
 from .stages import MaxDecoderStepsWarning
 from .timing import StageTimer
 
@@ -99,7 +99,7 @@ class Pipeline:
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         timer = StageTimer(self.device)
-        engine = Engine(self, JobOptions.from_config(self.cfg), timer)
+        engine = Engine(self, job_settings(self.cfg), timer)
         utterances, skipped = [], {}
         for result in engine.whole_lines(list(texts), list(range(len(texts)))):
             if isinstance(result, Utterance):

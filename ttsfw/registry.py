@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pluggy
+from omegaconf import OmegaConf
 
 from .errors import ConfigError, PluginError
 from .precision import Precision
+from .settings import typed
 
 #: component kind -> registration hook name
 KINDS: dict[str, str] = {
@@ -46,6 +48,8 @@ class Registration:
     factory: Factory
     plugin: str
     aliases: tuple[str, ...] = ()
+    #: the dataclass its config node must fit (Hydra stores it as ``schema_<kind>_<name>``)
+    schema: type | None = None
 
     def load(self) -> Callable[..., Any]:
         """The factory function, imported first if it was registered by name."""
@@ -82,8 +86,10 @@ class Registry:
         return registry
 
     def _callback(self, kind: str, plugin: str) -> Callable[..., None]:
-        def register(name: str, factory: Factory, aliases: tuple[str, ...] | list[str] = ()) -> None:
-            entry = Registration(kind, name, factory, plugin, tuple(aliases))
+        def register(
+            name: str, factory: Factory, aliases: tuple[str, ...] | list[str] = (), schema: type | None = None
+        ) -> None:
+            entry = Registration(kind, name, factory, plugin, tuple(aliases), schema)
             for key in (name, *entry.aliases):
                 other = self.entries[kind].get(key)
                 if other is not None:
@@ -114,5 +120,9 @@ class Registry:
         return f"; '{name}' is provided by the plugin package {package} (pip install {package})" if package else ""
 
     def build(self, kind: str, cfg: Any, context: BuildContext) -> Any:
-        """Build the component named ``cfg.name`` of `kind` from its config node."""
-        return self.get(kind, cfg.name).load()(cfg, context)
+        """Build the component named ``cfg.name`` of `kind` from its config node, checked
+        against the component's schema first if it has one."""
+        entry = self.get(kind, cfg.name)
+        if entry.schema is not None:
+            cfg = OmegaConf.structured(typed(entry.schema, cfg, kind))
+        return entry.load()(cfg, context)

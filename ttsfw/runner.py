@@ -15,10 +15,10 @@ from tqdm import tqdm
 
 from .audio_io import AudioStream, OutputError, check_format, check_writable, os_problem, read_texts
 from .engine import Engine, Failed, Piece, Spoken, Utterance
-from .options import JobOptions
 from .pipeline import Pipeline
 from .plugins import get_plugin_manager
 from .reporting import versions, write_json
+from .settings import job_settings
 from .signals import interrupt_deferred, stopped_by_sigterm
 from .timing import StageTimer
 
@@ -32,7 +32,7 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     silence. A line that cannot be spoken (blank, nothing speakable, a failed or non-finite
     synthesis) is skipped with a warning and listed with its reason in metrics.json; the run
     goes on. With ``resume=true`` lines whose file exists are not spoken again."""
-    options = JobOptions.from_config(cfg)
+    options = job_settings(cfg)
     check_format(cfg.format)
     check_writable(run_dir)
     lines = read_texts(cfg.text, cfg.input, cfg.default_text)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..audio.stft import MelSpectrogram
 from ..weights.load import load_checkpoint
-from ..config import CONF_DIR
+from ..config import CONF_DIR, compose_config
 from ..errors import ConfigError
 from ..components.tacotron2.model import Tacotron2, Tacotron2Config
 from ..plugins import get_registry
@@ -31,6 +31,16 @@ from .losses import tacotron2_losses
 from .teacher_forcing import TrainingOutput, teacher_forced
 
 LAST = "checkpoint_last.pt"
+
+
+def inference_stages(cfg: DictConfig) -> DictConfig:
+    """The inference config with the training run's device and frontend: their nodes are
+    composed exactly as ``python -m ttsfw`` composes them, so training speaks as inference does."""
+    overrides = [f"device={cfg.device}", f"frontend={cfg.frontend.name}"]
+    if cfg.threads is not None:
+        overrides.append(f"device.threads={cfg.threads}")
+    overrides += [f"frontend.{key}={value}" for key, value in cfg.frontend.items() if key != "name"]
+    return compose_config(overrides)[0]
 
 
 def compose_train_config(overrides: list[str] = ()) -> DictConfig:
@@ -50,12 +60,11 @@ class Trainer:
         self.cfg = cfg
         self.run_dir = Path(cfg.run_dir)
         registry = get_registry()
-        self.backend = registry.build(
-            "device", OmegaConf.create({"name": cfg.device, "threads": cfg.threads}), BuildContext()
-        )
+        stages = inference_stages(cfg)
+        self.backend = registry.build("device", stages.device, BuildContext())
         self.backend.prepare()
         self.device = self.backend.device
-        frontend = registry.build("frontend", cfg.frontend, BuildContext())
+        frontend = registry.build("frontend", stages.frontend, BuildContext())
         model_options = OmegaConf.to_container(cfg.model, resolve=True)
         model_options["n_symbols"] = len(frontend.symbols)
         torch.manual_seed(cfg.seed)

@@ -6,11 +6,12 @@ Imports nothing heavy: the factory (and torch) load when the component is built.
 from __future__ import annotations
 
 from ...hookspecs import hookimpl
+from .settings import EnglishSettings
 
 
 @hookimpl
 def ttsfw_register_frontends(register):
-    register("english", "ttsfw.components.english.frontend:build_english_frontend")
+    register("english", "ttsfw.components.english.frontend:build_english_frontend", schema=EnglishSettings)
 
 
 @hookimpl

@@ -6,11 +6,15 @@ Imports nothing heavy: the factory (and torch) load when the component is built.
 from __future__ import annotations
 
 from ...hookspecs import hookimpl
+from .settings import GriffinLimSettings
 
 
 @hookimpl
 def ttsfw_register_vocoders(register):
-    register("griffinlim", "ttsfw.components.griffinlim.model:build_griffinlim", aliases=("gl",))
+    register(
+        "griffinlim", "ttsfw.components.griffinlim.model:build_griffinlim", aliases=("gl",),
+        schema=GriffinLimSettings,
+    )
 
 
 @hookimpl

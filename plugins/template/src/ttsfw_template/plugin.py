@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from ttsfw import hookimpl
 
+from .settings import TemplateSettings
+
 
 @hookimpl
 def ttsfw_register_vocoders(register):
-    register("template", "ttsfw_template.vocoder:build_template_vocoder")
+    register("template", "ttsfw_template.vocoder:build_template_vocoder", schema=TemplateSettings)
 
 
 @hookimpl

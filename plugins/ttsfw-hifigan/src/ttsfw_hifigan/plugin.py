@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from ttsfw import hookimpl
 
+from .settings import HiFiGANSettings
+
 
 @hookimpl
 def ttsfw_register_vocoders(register):
-    register("hifigan", "ttsfw_hifigan.factory:build_hifigan")
+    register("hifigan", "ttsfw_hifigan.factory:build_hifigan", schema=HiFiGANSettings)
 
 
 @hookimpl

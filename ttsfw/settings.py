@@ -1,0 +1,145 @@
+"""The schemas of ttsfw's own config nodes: Hydra structured configs (dataclasses in Hydra's
+ConfigStore) for the primary config, the job modes, the devices and ``denoiser=none``.
+
+The yaml files keep the values and their documentation; a schema gives every key its type, so
+a wrong type or an unknown key fails at composition with one line naming the key (`config.py`
+turns OmegaConf's error into a ConfigError). Each component's schema is registered with the
+component (``register(name, factory, schema=...)``) and stored as ``schema_<group>_<name>``;
+the primary config's as ``schema_job``. A config file names its schema first in its defaults
+list (``- /schema_device_cpu@_here_``).
+
+No torch here: schemas are stored before anything is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+from .errors import ConfigError
+
+ON_MAX_STEPS = ("retry_split", "warn", "error")
+
+
+@dataclass
+class JobSettings:
+    """The primary config (conf/config.yaml): the stage groups and the job's own keys."""
+
+    frontend: Any = MISSING
+    acoustic: Any = MISSING
+    vocoder: Any = MISSING
+    denoiser: Any = MISSING
+    device: Any = MISSING
+    mode: Any = MISSING
+    text: Optional[str] = None
+    input: Optional[str] = None
+    default_text: str = MISSING
+    batch_size: int = MISSING
+    format: str = MISSING
+    seed: Optional[int] = MISSING
+    precision: str = MISSING
+    quantize: str = MISSING
+    plots: bool = MISSING
+    shard: int = MISSING
+    num_shards: int = MISSING
+    progress: Any = MISSING  # auto | true | false
+    split: bool = MISSING
+    max_chars: int = MISSING
+    pause: float = MISSING
+    on_max_steps: str = MISSING
+    resume: bool = MISSING
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0 <= self.shard < self.num_shards:
+            raise ConfigError(
+                f"shard must be in 0..num_shards-1 (num_shards={self.num_shards}), got shard={self.shard}"
+            )
+        if self.max_chars < 1 or self.pause < 0:
+            raise ConfigError(f"max_chars must be >= 1 and pause >= 0, got {self.max_chars} and {self.pause}")
+        if self.on_max_steps not in ON_MAX_STEPS:
+            raise ConfigError(
+                f"on_max_steps must be one of {', '.join(ON_MAX_STEPS)}, got '{self.on_max_steps}'"
+            )
+        if self.progress not in ("auto", True, False):
+            raise ConfigError(f"progress must be auto, true or false, got {self.progress!r}")
+
+
+def job_settings(cfg: DictConfig) -> JobSettings:
+    """The composed config as a checked `JobSettings` (stage nodes as their own schemas)."""
+    return typed(JobSettings, cfg, "")
+
+
+def typed(schema: type, node: Any, where: str) -> Any:
+    """`node` validated against the dataclass `schema` and made into an instance of it; a wrong
+    type, an unknown or a missing key is one ConfigError naming ``where.key``."""
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
+    except OmegaConfBaseException as exc:
+        raise config_error(exc, where) from None
+
+
+def config_error(exc: BaseException, where: str = "") -> ConfigError:
+    """An OmegaConf error (or a Hydra one caused by it) -> one line naming the key, e.g.
+    ``acoustic.max_decoder_steps: Value 'abc' of type 'str' could not be converted to Integer``."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, OmegaConfBaseException):
+        cause = cause.__cause__
+    if cause is None:
+        return ConfigError(f"invalid configuration: {str(exc).splitlines()[0]}")
+    key = ".".join(part for part in (where, str(getattr(cause, "full_key", None) or "")) if part)
+    schema = getattr(cause, "object_type", None)
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(schema):
+        known = [field.name for field in dataclasses.fields(schema)]
+        close = difflib.get_close_matches(key.rpartition(".")[2], known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
+        return ConfigError(f"unknown config key '{key}'; {hint}")
+    message = str(getattr(cause, "msg", None) or cause).splitlines()[0]
+    return ConfigError(f"{key}: {message}" if key else f"invalid configuration: {message}")
+
+
+@dataclass
+class CpuSettings:
+    name: str = MISSING
+    threads: Optional[int] = MISSING
+    workers: int = MISSING
+    reuse_memory: bool = MISSING
+
+
+@dataclass
+class AcceleratorSettings:
+    """``device=cuda`` and ``device=mlu``."""
+
+    name: str = MISSING
+    index: Optional[int] = MISSING
+    threads: Optional[int] = MISSING
+
+
+@dataclass
+class AutoDeviceSettings(AcceleratorSettings):
+    workers: int = MISSING
+
+
+@dataclass
+class NoDenoiserSettings:
+    name: str = MISSING
+
+
+@dataclass
+class SynthSettings:
+    name: str = MISSING
+
+
+@dataclass
+class BenchSettings:
+    name: str = MISSING
+    text: str = MISSING
+    input_length: int = MISSING
+    warmup: int = MISSING
+    num_iters: int = MISSING
