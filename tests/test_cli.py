@@ -153,6 +153,13 @@ def test_shell_completion_offers_groups(plugin_venv, tmp_path):
         (["device=cuda"], "ttsfw: error: device=cuda requested but CUDA is not available"),
         (["device=mlu"], "ttsfw: error: device=mlu requested but torch_mlu is not installed"),
         (["format=mp3", "text=hi"], "ttsfw: error: unknown audio format 'mp3'; choose one of wav, flac"),
+        # a value that does not fit its schema names the key, at composition (before torch)
+        (["batch_size=two"], "ttsfw: error: batch_size: Value 'two' of type 'str' could not be converted to Integer"),
+        (["vocoder=griffinlim", "vocoder.n_iter=1.5"],
+         "ttsfw: error: vocoder.n_iter: Value '1.5' of type 'float' could not be converted to Integer"),
+        (["-m", "device.threads=1,many"], "ttsfw: error: device.threads: Value 'many' of type 'str'"),
+        (["-m", "vocoder=griffinlim,toy", "vocoder.n_iter=3"],
+         "ttsfw: error: unknown config key 'vocoder.n_iter'; known: name, hop_length (in the sweep's job with vocoder=toy)"),
         # refused before any component is built: the missing checkpoint is never reached
         (["format=mp3", "acoustic=tacotron2", "acoustic.checkpoint=/no/such.pt"],
          "ttsfw: error: unknown audio format 'mp3'"),

@@ -53,3 +53,10 @@ def test_wheel_installed_in_a_fresh_venv_finds_its_config(tmp_path):
     )
     assert job.returncode == 0, job.stderr
     assert "device:\n  name: cpu" in job.stdout
+    # the components' config files are package data of ttsfw/components/*, found in the wheel
+    job = subprocess.run(
+        [python, "-m", "ttsfw", "--cfg", "job", "vocoder=griffinlim"],
+        cwd=tmp_path, capture_output=True, text=True, env=clean_env,
+    )
+    assert job.returncode == 0, job.stderr
+    assert "vocoder:\n  name: griffinlim" in job.stdout and "acoustic:\n  name: tacotron2" in job.stdout

@@ -62,3 +62,18 @@ def test_a_line_that_cannot_be_spoken_has_the_same_reason_in_both(failing_toy, t
 def test_on_error_must_be_known(toy):
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip', got 'ignore'"):
         Pipeline.from_overrides(TOY).synthesize(["hi"], on_error="ignore")
+
+
+def test_the_benchmark_speaks_through_the_same_engine(failing_toy, tmp_path, capsys):
+    from test_bench import run_bench
+
+    metrics = run_bench(tmp_path, *TOY, "mode.text='first line, nan ~ here'", "mode.input_length=22",
+                        "batch_size=2", "mode.warmup=1", "mode.num_iters=2")
+    # the engine's checks and its reason, as for the API and the CLI; DLE's timing still counts the rows
+    assert metrics["unspeakable_rows"] == 2 * 2
+    assert metrics["unspeakable_reason"] == "the acoustic model produced NaN or Inf in the mel"
+    assert metrics["audio_seconds"] == pytest.approx(2 * 22 * 2 * 256 / 22050)
+    assert "rows the engine could not speak (still timed, as DLE): 4" in capsys.readouterr().out
+    # a batch that raises is retried row by row, as in synthesis; if nothing ran there is nothing to time
+    with pytest.raises(SynthesisError, match=r"^mode=bench: the bench text cannot be spoken: synthesis failed: Runtime"):
+        run_bench(tmp_path, *TOY, "mode.text='crash # here'", "mode.input_length=12", "mode.num_iters=1")

@@ -14,6 +14,8 @@ values (not interpolated; see :func:`order_statistic`).
 from __future__ import annotations
 
 import sys
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,8 +24,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from .errors import ConfigError
-from .pipeline import Pipeline
+from .engine import Engine, Piece
+from .errors import ConfigError, SynthesisError
+from .pipeline import Pipeline, StageOutputs
+from .settings import job_settings
 from .sweep import format_number
 from .reporting import versions, write_json
 from .timing import StageTimer
@@ -69,22 +73,27 @@ def bench_text(cfg: DictConfig) -> str:
     return text[:length]
 
 
-def measure_iteration(
-    pipeline: Pipeline, texts: list[str], generator: torch.Generator | None
-) -> dict[str, float]:
-    """Speak `texts` as one batch; return this iteration's numbers (seconds unless named).
+def measure_iteration(engine: Engine, texts: list[str]) -> tuple[dict[str, float], str | None]:
+    """Speak `texts` through the engine as one batch; return this iteration's numbers (seconds
+    unless named) and why a row could not be spoken, if one could not (random weights: often
+    "no frames"). A row cut at max_decoder_steps is counted, not retried.
 
     ``latency`` = acoustic + vocoder + denoiser (DLE's ``latency``); audio counts every item's
     full T_out frames (DLE's ``num_samples``: B x vocoder output length)."""
-    timer = StageTimer(pipeline.device)
+    pipeline = engine.pipeline
+    timer = engine.timer = StageTimer(pipeline.device)
+    batches: list[StageOutputs] = []
+    engine.on_batch = batches.append
     with timer.stage("pre_processing"):
-        encoded = pipeline.encode_each(texts)
-        ids = torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True).to(pipeline.device.device)
-        lengths = torch.tensor([len(e) for e in encoded])
-    batch = pipeline.run_batch(ids, lengths, generator, timer)
+        pieces = [Piece(i, 0, 1, text, ids) for i, (text, ids) in enumerate(zip(texts, pipeline.encode_each(texts)))]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*reached acoustic.max_decoder_steps")  # counted below
+        results = engine.speak(pieces)
+    if not batches:  # every batch raised: nothing was computed to time
+        raise SynthesisError(f"mode=bench: the bench text cannot be spoken: {results[0]}")
     seconds = timer.as_dict()
-    batch_size, frames = batch.mel.shape[0], batch.mel.shape[2]
-    samples = batch.audio.numel()
+    frames = max(batch.mel.shape[2] for batch in batches)
+    samples = sum(batch.audio.numel() for batch in batches)
     stages = {
         f"{stage}_latency": seconds[stage]
         for stage in ("acoustic", "vocoder", "denoiser")
@@ -101,10 +110,12 @@ def measure_iteration(
         "samples_per_second": samples / latency,
         "rtf": latency / audio_seconds,
         "decoder_ms_per_step": 1000.0 * seconds["acoustic"] / frames,
-        "acoustic_frames_per_second": batch_size * frames / seconds["acoustic"],
+        "acoustic_frames_per_second": len(texts) * frames / seconds["acoustic"],
         "vocoder_samples_per_second": samples / seconds["vocoder"],
-        "hit_max_decoder_steps": float(batch.hit_max_steps.sum()),
-    }
+        "hit_max_decoder_steps": float(sum(int(batch.hit_max_steps.sum()) for batch in batches)),
+        # rows that fail the engine's checks (no frames, NaN) still count, as in DLE
+        "unspeakable_rows": float(sum(isinstance(result, str) for result in results)),
+    }, next((result for result in results if isinstance(result, str)), None)
 
 
 def run_benchmark(
@@ -114,24 +125,27 @@ def run_benchmark(
     warmup: int,
     num_iters: int,
     progress: bool = False,
-) -> dict[str, list[float]]:
-    """Run `warmup` + `num_iters` iterations; return each timed iteration's numbers by name."""
+) -> tuple[dict[str, list[float]], str | None]:
+    """Run `warmup` + `num_iters` iterations; return each timed iteration's numbers by name,
+    and the last reason a row could not be spoken (None if every row was)."""
     if num_iters < 1 or warmup < 0 or batch_size < 1:
         raise ConfigError(
             f"mode=bench needs mode.num_iters >= 1, mode.warmup >= 0 and batch_size >= 1; "
             f"got {num_iters}, {warmup} and {batch_size}"
         )
-    texts = [text] * batch_size
-    generator = pipeline.device.generator(pipeline.cfg.seed)
+    options = replace(job_settings(pipeline.cfg), batch_size=batch_size, on_max_steps="warn")
+    engine = Engine(pipeline, options, StageTimer(pipeline.device))
     timed: dict[str, list[float]] = {}
+    problem = None
     for iteration in tqdm(range(warmup + num_iters), unit="iter", disable=not progress):
         if iteration == warmup:
             pipeline.device.reset_peak_memory()
-        numbers = measure_iteration(pipeline, texts, generator)
+        numbers, reason = measure_iteration(engine, [text] * batch_size)
+        problem = reason or problem
         if iteration >= warmup:
             for name, value in numbers.items():
                 timed.setdefault(name, []).append(value)
-    return timed
+    return timed, problem
 
 
 def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[str, Any]:
@@ -150,10 +164,11 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
     text = bench_text(cfg)
     pipeline = Pipeline(cfg, choices)
     progress = cfg.progress is True or (cfg.progress == "auto" and sys.stderr.isatty())
-    timed = run_benchmark(
+    timed, problem = run_benchmark(
         pipeline, text, int(cfg.batch_size), int(cfg.mode.warmup), int(cfg.mode.num_iters), progress
     )
     hits = timed.pop("hit_max_decoder_steps")
+    unspeakable = timed.pop("unspeakable_rows")
     return {
         "deviation_from_fp32": fp32_deviation(pipeline, text, cfg.precision),
         "status": "complete",
@@ -173,6 +188,8 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
         "sample_rate": pipeline.sample_rate,
         "decoder": {k: cfg.acoustic[k] for k in DECODER_OPTIONS if k in cfg.acoustic},
         "hit_max_decoder_steps": int(sum(hits)),
+        "unspeakable_rows": int(sum(unspeakable)),
+        "unspeakable_reason": problem,
         "peak_memory_bytes": pipeline.device.peak_memory_bytes(),
         "percentiles": PERCENTILE_DEFINITION,
         "summary": {name: summarize(values) for name, values in timed.items()},
@@ -228,6 +245,11 @@ def format_report(report: dict[str, Any], run_dir: Path) -> str:
         lines.append(
             "mel deviation from fp32 (prenet dropout off): "
             + ", ".join(f"{k} {v:.3g}" for k, v in report["deviation_from_fp32"].items())
+        )
+    if report["unspeakable_rows"]:
+        lines.append(
+            f"rows the engine could not speak (still timed, as DLE): {report['unspeakable_rows']}, "
+            f"e.g. {report['unspeakable_reason']}"
         )
     if report["peak_memory_bytes"] is not None:
         lines.append(f"peak memory: {report['peak_memory_bytes'] / 2**20:,.1f} MiB")

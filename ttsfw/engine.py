@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
@@ -92,10 +92,18 @@ class Engine:
 
     WINDOW_BATCHES = 8
 
-    def __init__(self, pipeline: "Pipeline", options: "JobSettings", timer: StageTimer):
+    def __init__(
+        self,
+        pipeline: "Pipeline",
+        options: "JobSettings",
+        timer: StageTimer,
+        on_batch: Callable[["StageOutputs"], None] | None = None,
+    ):
         self.pipeline = pipeline
         self.options = options
         self.timer = timer
+        #: called with every batch's raw outputs (the benchmark counts DLE's padded samples)
+        self.on_batch = on_batch
         self.generator = pipeline.device.generator(pipeline.cfg.seed)
         #: the silence between the pieces of one line, float32 (N,)
         self.pause = np.zeros(round(options.pause * pipeline.sample_rate), np.float32)
@@ -158,6 +166,8 @@ class Engine:
                 else:
                     results[rows[0]] = f"synthesis failed: {type(exc).__name__}: {exc}"
                 continue
+            if self.on_batch is not None:
+                self.on_batch(batch)
             for row, i in enumerate(rows):
                 results[i] = self._utterance(pieces[i], batch, row, depth)
         return results

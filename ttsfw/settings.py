@@ -97,8 +97,9 @@ def config_error(exc: BaseException, where: str = "") -> ConfigError:
     schema = getattr(cause, "object_type", None)
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(schema):
         known = [field.name for field in dataclasses.fields(schema)]
-        close = difflib.get_close_matches(key.rpartition(".")[2], known, n=1, cutoff=0.6)
-        hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(known)}"
+        parent, _, name = key.rpartition(".")
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{parent}.{close[0]}'?".replace("'.", "'") if close else f"known: {', '.join(known)}"
         return ConfigError(f"unknown config key '{key}'; {hint}")
     message = str(getattr(cause, "msg", None) or cause).splitlines()[0]
     return ConfigError(f"{key}: {message}" if key else f"invalid configuration: {message}")
