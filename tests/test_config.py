@@ -60,3 +60,9 @@ def test_wheel_installed_in_a_fresh_venv_finds_its_config(tmp_path):
     )
     assert job.returncode == 0, job.stderr
     assert "vocoder:\n  name: griffinlim" in job.stdout and "acoustic:\n  name: tacotron2" in job.stdout
+    circled_one = "from ttsfw.components.english.transliterate import dle; print(dle(chr(0x2460)))"
+    dle = subprocess.run(  # the wheel ships the dle transliterator's data file
+        [python, "-c", circled_one],
+        cwd=tmp_path, check=True, capture_output=True, text=True, env=clean_env,
+    )
+    assert dle.stdout == "1\n"

@@ -21,7 +21,6 @@ from ttsfw.registry import BuildContext
 from ttsfw.components.english.cleaners import english_cleaners
 from ttsfw.components.english.frontend import EnglishFrontend, UnspeakableTextWarning
 from ttsfw.components.english.symbols import SYMBOL_TO_ID, SYMBOLS, sequence_to_text
-from ttsfw.components.english.transliterate import dle
 
 TRANSLITERATORS = ["dle", "unidecode"]
 QUIRK = "newline_with_arpabet_braces"
@@ -121,27 +120,6 @@ def test_english_cleaners():
         "doctor smith paid three dollars, fifty cents on jan first, nineteen ninety-eight at ten:thirty."
     )
     assert english_cleaners(text, "dle") == english_cleaners(text, "unidecode") == expected
-
-
-@pytest.mark.parametrize(
-    "char, ascii_text",
-    [
-        ("ō", "o"),  # DLE has no entry and drops it; we strip the accent (documented)
-        ("ǎ", "a"),
-        ("ä", "ae"),
-        ("Ё", "Yo"),
-        ("ъ", ""),  # known, no sound of its own
-        ("٣", "3"),  # Arabic-Indic digit
-        ("𝐀", "A"),  # mathematical bold
-        ("Ｂ", "B"),
-        ("１", "l"),  # DLE reads the full-width one as a look-alike "l" (golden case)
-        ("\u3000", None),  # DLE drops the ideographic space (golden case)
-        ("—", None),
-        ("😀", None),
-    ],
-)
-def test_dle_transliterator_decisions(char, ascii_text):
-    assert dle(char) == ascii_text
 
 
 # --- unspeakable text --------------------------------------------------------------------
