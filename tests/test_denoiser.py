@@ -12,7 +12,7 @@ from ttsfw.errors import ConfigError
 from ttsfw.builtins import no_denoiser as build_none
 from ttsfw.components.waveglow.denoiser import WaveGlowDenoiser
 from ttsfw.components.waveglow.factory import build_waveglow_bias
-from ttsfw.components.waveglow.factory import load_waveglow
+from ttsfw.components.waveglow.load import load_waveglow
 from ttsfw.components.waveglow.model import WaveGlow, WaveGlowConfig
 from ttsfw.plugins import get_registry
 from ttsfw.registry import BuildContext

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from ttsfw.components.tacotron2.factory import build_tacotron2
+from ttsfw.components.tacotron2.load import load_tacotron2
 from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
 from ttsfw.errors import CheckpointError, ConfigError, InputError
 from ttsfw.stages import MaxDecoderStepsWarning
@@ -26,7 +26,7 @@ TOLERANCE = {
     "gate": 1e-4,
 }
 #: the golden model decodes at most 60 steps; prenet dropout off except in b1_dropout
-GOLDEN_BEHAVIOUR = Tacotron2Config(max_decoder_steps=60, prenet_dropout=False)
+GOLDEN_BEHAVIOUR = dict(max_decoder_steps=60, prenet_dropout=False)
 TINY = dict(
     n_symbols=20,
     symbols_embedding_dim=8,
@@ -53,8 +53,7 @@ def cases(golden):
 
 
 def golden_model(golden, file="ckpt_dle.pt", **behaviour) -> Tacotron2:
-    config = replace(GOLDEN_BEHAVIOUR, **behaviour)
-    return Tacotron2.from_checkpoint(golden / "tacotron2" / file, config)
+    return load_tacotron2(golden / "tacotron2" / file, **{**GOLDEN_BEHAVIOUR, **behaviour})
 
 
 def tiny_model(seed=0, **options) -> Tacotron2:
@@ -228,9 +227,7 @@ def test_nvidia_layout_file_written_on_the_fly(tmp_path, r):
     state = {k: v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
     path = tmp_path / "tacotron2_statedict.pt"
     torch.save({"state_dict": state}, path)  # no config, no prefix, no num_batches_tracked
-    loaded = Tacotron2.from_checkpoint(
-        path, Tacotron2Config(max_decoder_steps=12, prenet_dropout=False)
-    )
+    loaded = load_tacotron2(path, max_decoder_steps=12, prenet_dropout=False)
     assert loaded.config == source.config and loaded.config.n_frames_per_step == r
     ids, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
     assert torch.equal(loaded.infer(ids, lengths)[0], source.infer(ids, lengths)[0])
@@ -245,7 +242,7 @@ def test_prenet_and_projection_must_agree_on_r(tmp_path):
     with pytest.raises(
         CheckpointError, match="prenet reads 160 values and its mel projection writes 80"
     ):
-        Tacotron2.from_checkpoint(tmp_path / "edited.pt")
+        load_tacotron2(tmp_path / "edited.pt")
 
 
 def test_dle_layout_file_with_prefix_and_config(tmp_path):
@@ -259,7 +256,7 @@ def test_dle_layout_file_with_prefix_and_config(tmp_path):
         },
         path,
     )
-    loaded = Tacotron2.from_checkpoint(path)
+    loaded = load_tacotron2(path)
     assert loaded.config.architecture() == source.config.architecture()
     assert loaded.config.max_decoder_steps == 2000  # behaviour is ours, not the file's
 
@@ -275,7 +272,7 @@ def test_fp16_checkpoint_loads_into_fp32_model(tmp_path):
         },
         path,
     )
-    loaded = Tacotron2.from_checkpoint(path)
+    loaded = load_tacotron2(path)
     weight = loaded.decoder.attention_rnn.weight_ih
     assert weight.dtype == torch.float32
     assert torch.equal(weight, source.decoder.attention_rnn.weight_ih.half().float())
@@ -286,7 +283,7 @@ def test_symbol_table_mismatch_names_key_shapes_and_cause(tmp_path):
     path = tmp_path / "old.pt"
     torch.save({"state_dict": state}, path)
     with pytest.raises(CheckpointError) as error:
-        Tacotron2.from_checkpoint(path, n_symbols=148)
+        load_tacotron2(path, n_symbols=148)
     message = str(error.value)
     assert "embedding.weight" in message and "(149, 8)" in message and "(148, 8)" in message
     assert "pre-2018-11" in message and "symbol table" in message
@@ -307,22 +304,22 @@ def test_file_config_disagreeing_with_tensors(tmp_path):
         match=r"decoder.prenet.layers.0.linear_layer.weight has shape "
         r"\(8, 80\) .* \(32, 80\) is expected: .*file's config",
     ):
-        Tacotron2.from_checkpoint(path)
+        load_tacotron2(path)
 
 
 def test_missing_file_and_wrong_kind_of_file(tmp_path, golden):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
-        Tacotron2.from_checkpoint(tmp_path / "nope.pt")
+        load_tacotron2(tmp_path / "nope.pt")
     with pytest.raises(
         CheckpointError, match="not a Tacotron2 checkpoint.*WaveGlow.*vocoder.checkpoint"
     ):
-        Tacotron2.from_checkpoint(golden / "waveglow" / "ckpt_dle.pt")
+        load_tacotron2(golden / "waveglow" / "ckpt_dle.pt")
     partial = tmp_path / "partial.pt"
     torch.save(
         {k: v for k, v in tiny_model().state_dict().items() if "gate_layer" not in k}, partial
     )
     with pytest.raises(CheckpointError, match="missing decoder.gate_layer.linear_layer.weight"):
-        Tacotron2.from_checkpoint(partial)
+        load_tacotron2(partial)
 
 
 def test_bad_inputs():
