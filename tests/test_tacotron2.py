@@ -13,8 +13,9 @@ import torch
 from ttsfw.components.tacotron2.factory import build_tacotron2
 from ttsfw.components.tacotron2.load import load_tacotron2
 from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
-from ttsfw.errors import CheckpointError, ConfigError, InputError
+from ttsfw.errors import CheckpointError, ConfigError, InputError, LegacyCheckpointError
 from ttsfw.stages import MaxDecoderStepsWarning
+from ttsfw.weights.load import load_checkpoint
 from ttsfw.plots import save_plots
 from ttsfw.registry import BuildContext
 
@@ -94,6 +95,45 @@ def test_golden_prenet_dropout_with_private_generator(golden, cases):
     # the global RNG was not touched, and another seed gives another mel
     other = model.infer_full(expected["ids"], expected["lengths"], torch.Generator().manual_seed(1))
     assert (other.mel[..., :5] - expected["mel"][..., :5]).abs().max() > 1e-3
+
+
+def test_seeded_global_rng_gives_the_reference_prenet_draws(golden, cases):
+    expected = cases["b1_dropout"]  # torch.manual_seed(1234) just before DLE's infer
+    model = load_tacotron2(golden / "tacotron2" / "ckpt_dle.pt")  # dropout on, as DLE's
+    torch.manual_seed(1234)
+    assert_matches(model.infer_full(expected["ids"], expected["lengths"]), expected)
+
+
+def test_load_takes_the_files_decoding_settings_unless_told_otherwise(golden, tmp_path):
+    """As torch.hub's nvidia_tacotron2 builds from the config a DLE file stores."""
+    path = golden / "tacotron2" / "ckpt_dle.pt"
+    stored = dict(max_decoder_steps=60, gate_threshold=0.5, early_stopping=True, prenet_dropout=True)
+    assert load_tacotron2(path).config.behaviour() == stored
+    told = dict(max_decoder_steps=45, gate_threshold=0.7, early_stopping=False, prenet_dropout=False)
+    assert load_tacotron2(path, **told).config.behaviour() == told
+    assert load_tacotron2(path, gate_threshold=0.7).config.behaviour() == {**stored, "gate_threshold": 0.7}
+    no_config = load_tacotron2(golden / "tacotron2" / "ckpt_nvidia.pt")  # NVIDIA/tacotron2: none
+    assert no_config.config.behaviour() == Tacotron2Config().behaviour()
+    checkpoint = load_checkpoint(path)
+    checkpoint["config"]["decoder_no_early_stopping"] = True  # DLE's name for early_stopping off
+    torch.save(checkpoint, tmp_path / "no_early_stopping.pt")
+    assert load_tacotron2(tmp_path / "no_early_stopping.pt").config.early_stopping is False
+    assert load_tacotron2(tmp_path / "no_early_stopping.pt", early_stopping=True).config.early_stopping
+
+
+def test_prenet_dropout_is_switched_per_call(golden, cases):
+    model = load_tacotron2(golden / "tacotron2" / "ckpt_dle.pt")  # dropout on
+    expected = cases["b1"]  # dropout off
+    state = torch.get_rng_state()
+    off = model.infer_full(expected["ids"], expected["lengths"], prenet_dropout=False)
+    assert torch.equal(torch.get_rng_state(), state)  # nothing drawn
+    assert_matches(off, expected)
+    mel, _, _ = model.infer(expected["ids"], expected["lengths"], prenet_dropout=False)
+    assert torch.equal(mel, off.mel_postnet) and model.decoder.prenet.dropout  # the model's is kept
+    seeded = cases["b1_dropout"]
+    generator = torch.Generator().manual_seed(1234)
+    on = golden_model(golden).infer_full(seeded["ids"], seeded["lengths"], generator, prenet_dropout=True)
+    assert_matches(on, seeded)
 
 
 def test_infer_returns_the_contract_tuple(golden, cases):
@@ -258,7 +298,7 @@ def test_dle_layout_file_with_prefix_and_config(tmp_path):
     )
     loaded = load_tacotron2(path)
     assert loaded.config.architecture() == source.config.architecture()
-    assert loaded.config.max_decoder_steps == 2000  # behaviour is ours, not the file's
+    assert loaded.config.max_decoder_steps == 2000  # the file stores no decoding settings
 
 
 def test_fp16_checkpoint_loads_into_fp32_model(tmp_path):
@@ -310,6 +350,8 @@ def test_file_config_disagreeing_with_tensors(tmp_path):
 def test_missing_file_and_wrong_kind_of_file(tmp_path, golden):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         load_tacotron2(tmp_path / "nope.pt")
+    with pytest.raises(LegacyCheckpointError, match=r"python -m ttsfw convert .* --trust"):
+        load_tacotron2(golden / "waveglow" / "legacy_nvidia_pickle.pt")
     with pytest.raises(
         CheckpointError, match="not a Tacotron2 checkpoint.*WaveGlow.*vocoder.checkpoint"
     ):

@@ -25,7 +25,7 @@ def load_hifigan(
     checkpoint = Path(checkpoint).expanduser()
     state_dict = read_generator_file(checkpoint)
     if isinstance(config, Mapping):
-        options = generator_options(config, "the HiFi-GAN config")
+        options = generator_options(config, "the config")
     else:
         path = checkpoint.parent / "config.json" if config is None else Path(config).expanduser()
         if config is None and not path.is_file():
