@@ -49,7 +49,8 @@ def test_the_page_maps_each_habit():
     code = "\n".join(blocks("python", PAGE))
     for call in ("load_tacotron2(", "load_waveglow(", "load_hifigan(", "prenet_dropout=False",
                  "waveglow.infer(mel, 0.666)", "LegacyCheckpointError", "trust=True",
-                 'mode="normal"', "torch.manual_seed(1234)", "remove_weight_norm()", "config=h"):
+                 'mode="normal"', "torch.manual_seed(1234)", "remove_weightnorm(waveglow)",
+                 "remove_weight_norm()", "config=h"):
         assert call in code, call
     assert len(blocks("python", PAGE)) == 5 and commands(PAGE)
 

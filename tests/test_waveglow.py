@@ -92,6 +92,12 @@ def test_sizes_come_from_tensor_shapes(model):
     assert (model.sample_rate, model.hop_length, model.n_mel_channels) == (22050, 256, 80)
 
 
+def test_remove_weightnorm_runs_as_the_references_and_changes_nothing(model):
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert model.remove_weightnorm(model) is model
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 def test_inference_form_has_weight_norm_folded_and_cond_layers_fused(model):
     keys = set(model.state_dict())
     assert not any(key.endswith(("weight_g", "weight_v")) for key in keys)

@@ -173,7 +173,7 @@ class Tacotron2(AcousticModel):
         Rows are decoded longest first (as DLE does, so seeded prenet draws match it).
         `generator` (on the model's device) drives prenet dropout; None = the global RNG, drawn
         from as DLE's ``infer`` does. `prenet_dropout` switches dropout for this call (None: the
-        model's ``config.prenet_dropout``; off makes the mel deterministic).
+        model's own setting, ``config.prenet_dropout`` at load; off makes the mel deterministic).
         """
         self._check_inputs(ids, lengths)
         lengths = lengths.to(ids.device)

@@ -1,5 +1,6 @@
 """WaveGlow bias removal (NVIDIA's ``Denoiser``): subtract, in the STFT magnitude, what the
-vocoder outputs for an all-zeros (or a noise) mel at sigma 0, and resynthesise with the original phase.
+vocoder outputs for an all-zeros (or a noise) mel at sigma 0, and resynthesise with the
+original phase.
 
 ``denoiser=waveglow_bias`` builds it from the pipeline's vocoder.
 """

@@ -254,6 +254,12 @@ class WaveGlow(Vocoder):
             raise CheckpointError(f"{source}: tensors do not fit a WaveGlow: {detail}") from None
         return model.eval()
 
+    @staticmethod
+    def remove_weightnorm(model: "WaveGlow") -> "WaveGlow":
+        """`model` as it is: its weight norm is folded when loaded. Kept so that the reference's
+        ``waveglow = waveglow.remove_weightnorm(waveglow)`` runs."""
+        return model
+
     def condition(self, mel: torch.Tensor) -> torch.Tensor:
         """mel (B, n_mel, T) -> upsampled, grouped conditioning (B, n_mel * n_group, 256 * T / n_group)."""
         group = self.config.n_group
