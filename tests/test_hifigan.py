@@ -167,7 +167,7 @@ def test_num_mels_of_the_config_sizes_the_generator(golden, tmp_path):
 
 def test_load_hifigan_refuses_a_legacy_pickle_with_its_error_type(golden):
     with pytest.raises(LegacyCheckpointError, match="holds pickled Python objects"):
-        load_hifigan(golden / "waveglow" / "legacy_nvidia_pickle.pt", golden / "hifigan" / "resblock1" / "config.json")
+        load_hifigan(golden / "waveglow" / "legacy_nvidia_pickle.pt")  # before any config is sought
 
 
 # -- the reference's full-size layouts -------------------------------------------------------
