@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ttsfw.weights.load import load_checkpoint, strip_module_prefix, unwrap
-from ttsfw.errors import CheckpointError
+from ttsfw.errors import CheckpointError, LegacyCheckpointError
 
 
 def test_legacy_cuda_tagged_file_loads_on_cpu(golden):
@@ -17,14 +17,16 @@ def test_legacy_cuda_tagged_file_loads_on_cpu(golden):
     assert state["embedding.weight"].device.type == "cpu"
 
 
-def test_code_pickle_is_refused_with_the_convert_command(golden):
+def test_code_pickle_is_refused_with_both_ways_to_convert_it(golden):
     path = golden / "waveglow" / "legacy_nvidia_pickle.pt"
-    with pytest.raises(CheckpointError) as err:
+    with pytest.raises(LegacyCheckpointError) as err:
         load_checkpoint(path)
+    assert isinstance(err.value, CheckpointError)  # the CLI prints it as one line
     assert str(err.value) == (
         f"{path} holds pickled Python objects, not just tensors (Unsupported global: GLOBAL "
-        f"glow.WaveGlow). If it is a whole-model NVIDIA/waveglow file, convert it once with "
-        f"`python -m ttsfw convert {path} OUT.pt` (see `--trust` in the docs)"
+        f"glow.WaveGlow). If it is a whole-model NVIDIA/waveglow file and you trust its source, "
+        f"convert it once with `python -m ttsfw convert {path} OUT.pt --trust` (in Python: "
+        f"`ttsfw.load_waveglow(path, trust=True)`)"
     )
 
 

@@ -3,6 +3,8 @@ default pipeline (waveglow + waveglow_bias) end to end."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,12 +14,13 @@ from ttsfw.errors import ConfigError
 from ttsfw.builtins import no_denoiser as build_none
 from ttsfw.components.waveglow.denoiser import WaveGlowDenoiser
 from ttsfw.components.waveglow.factory import build_waveglow_bias
-from ttsfw.components.waveglow.factory import load_waveglow
+from ttsfw.components.waveglow.load import load_waveglow
 from ttsfw.components.waveglow.model import WaveGlow, WaveGlowConfig
 from ttsfw.plugins import get_registry
 from ttsfw.registry import BuildContext
 
-TOLERANCE = 1e-4  # golden/README.md: denoiser bias_spec and denoised audio
+TOLERANCE = 1e-4  # golden/README.md: denoiser bias_spec and denoised audio, WaveGlow audio
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +57,40 @@ def test_strength_defaults_to_the_configured_one(denoiser, expected):
     assert denoiser.strength == 0.01
     with torch.inference_mode():
         assert torch.equal(denoiser(expected["audio_in"]), denoiser(expected["audio_in"], 0.01))
+
+
+@pytest.fixture(scope="module")
+def seeded_script():
+    """NVIDIA's WaveGlow and Denoiser run as a seeded user script (tests/fixtures/README.md)."""
+    return torch.load(FIXTURES / "waveglow_seeded_script.pt", map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def mel(golden):
+    return torch.load(golden / "waveglow" / "io.pt", map_location="cpu", weights_only=True)["mel"]
+
+
+@torch.inference_mode()
+def test_a_seeded_script_gives_the_references_audio(vocoder, mel, seeded_script):
+    torch.manual_seed(int(seeded_script["seed"]))
+    WaveGlowDenoiser(vocoder)  # its sigma-0 pass draws from the global RNG, as the reference's
+    audio = vocoder.infer(mel, sigma=0.6)
+    assert (audio - seeded_script["audio"]).abs().max() <= TOLERANCE
+
+
+@torch.inference_mode()
+def test_normal_mode_takes_a_noise_mel_from_the_global_rng(vocoder, mel, seeded_script, expected):
+    torch.manual_seed(int(seeded_script["seed"]))
+    denoiser = WaveGlowDenoiser(vocoder, mode="normal")
+    assert (denoiser.bias_spec - seeded_script["bias_spec_normal"]).abs().max() <= TOLERANCE
+    assert (denoiser.bias_spec - expected["bias_spec"]).abs().max() > 1e-3  # not the zeros mel's
+    audio = vocoder.infer(mel, 0.6)
+    assert (audio - seeded_script["audio_after_normal"]).abs().max() <= TOLERANCE
+
+
+def test_unknown_mode_is_refused(vocoder):
+    with pytest.raises(ConfigError, match=r"denoiser mode must be 'zeros' or 'normal', got 'ones'"):
+        WaveGlowDenoiser(vocoder, mode="ones")
 
 
 def test_everything_is_built_on_the_vocoders_device():

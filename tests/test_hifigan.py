@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from ttsfw import plugins
-from ttsfw.errors import CheckpointError, ConfigError, TTSError
+from ttsfw.errors import CheckpointError, ConfigError, LegacyCheckpointError, TTSError
 
 PLUGIN_SRC = Path(__file__).resolve().parents[1] / "plugins" / "ttsfw-hifigan" / "src"
 if str(PLUGIN_SRC) not in sys.path:  # the plugin's source, whether pip-installed or not
@@ -23,6 +23,7 @@ from ttsfw_hifigan import plugin as hifigan_plugin  # noqa: E402
 from ttsfw_hifigan.factory import build_hifigan  # noqa: E402
 from ttsfw_hifigan.checkpoint import ARCH_FIELDS, load_weights  # noqa: E402
 from ttsfw_hifigan.generator import Generator, ResBlock1, ResBlock2  # noqa: E402
+from ttsfw_hifigan import load_hifigan  # noqa: E402
 
 CONF = PLUGIN_SRC / "ttsfw_hifigan" / "conf" / "vocoder"
 TINY = {"upsample_initial_channel": 32}  # V1 at 1/16 width: fast random-weight tests
@@ -123,6 +124,50 @@ def test_sample_rate_comes_from_config_json(golden, tmp_path):
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "sampling_rate": 16000}))
     assert build(checkpoint=str(path)).sample_rate == 16000
+
+
+# -- the Python API: load_hifigan, remove_weight_norm --------------------------------------
+
+
+def golden_audio(golden: Path, case: str) -> torch.Tensor:
+    return torch.load(golden / "hifigan" / case / "io.pt", map_location="cpu", weights_only=True)["audio"]
+
+
+@pytest.mark.parametrize("case", ["resblock1", "resblock2"])
+def test_load_hifigan_finds_config_json_beside_the_file(golden, case):
+    model = load_hifigan(golden / "hifigan" / case / "generator")
+    assert not model.training
+    model.remove_weight_norm()  # jik876's inference.py does; the weights are folded already
+    with torch.inference_mode():
+        audio = model(torch.load(golden / "hifigan" / case / "io.pt", weights_only=True)["mel"])
+    assert (audio - golden_audio(golden, case)).abs().max().item() <= 1e-4  # (B, 1, N) as jik876's
+
+
+def test_load_hifigan_takes_the_config_as_a_path_or_jik876s_dict(golden, tmp_path):
+    shutil.copy(golden / "hifigan" / "resblock2" / "generator", tmp_path / "g_02500000")
+    with pytest.raises(CheckpointError, match=r"no config.json beside .*g_02500000: pass jik876's config"):
+        load_hifigan(tmp_path / "g_02500000")
+    config_json = golden / "hifigan" / "resblock2" / "config.json"
+    h = json.loads(config_json.read_text())  # what jik876's scripts wrap in an AttrDict
+    reference = _audio(load_hifigan(tmp_path / "g_02500000", config_json), golden, "resblock2")
+    assert torch.equal(_audio(load_hifigan(str(tmp_path / "g_02500000"), h), golden, "resblock2"), reference)
+    # an explicit config wins over the one beside the file
+    beside = copy_golden(golden, "resblock2", tmp_path / "beside")
+    assert load_hifigan(beside, {**h, "sampling_rate": 16000}).sample_rate == 16000
+    with pytest.raises(CheckpointError, match=r"the config lacks the HiFi-GAN field\(s\) resblock"):
+        load_hifigan(beside, {k: v for k, v in h.items() if k != "resblock"})
+
+
+def test_num_mels_of_the_config_sizes_the_generator(golden, tmp_path):
+    h = {**json.loads((golden / "hifigan" / "resblock2" / "config.json").read_text()), "num_mels": 100}
+    source = Generator(**{key: h[key] for key in ARCH_FIELDS}, n_mel_channels=100)
+    torch.save({"generator": source.state_dict()}, tmp_path / "g_00000001")
+    assert load_hifigan(tmp_path / "g_00000001", h).n_mel_channels == 100
+
+
+def test_load_hifigan_refuses_a_legacy_pickle_with_its_error_type(golden):
+    with pytest.raises(LegacyCheckpointError, match="holds pickled Python objects"):
+        load_hifigan(golden / "waveglow" / "legacy_nvidia_pickle.pt")  # before any config is sought
 
 
 # -- the reference's full-size layouts -------------------------------------------------------

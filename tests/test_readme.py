@@ -24,15 +24,15 @@ SET_UP = ("python -c \"import torch\"", "pip install")
 SMALL_BENCH = ["acoustic.max_decoder_steps=8", "mode.warmup=0", "mode.num_iters=1"]
 
 
-def blocks(language: str) -> list[str]:
-    """The bodies of the README's fenced blocks of `language`."""
-    return re.findall(rf"^```{language}\n(.*?)^```", README.read_text(), re.M | re.S)
+def blocks(language: str, page: Path = README) -> list[str]:
+    """The bodies of the fenced blocks of `language` in `page` (a markdown file)."""
+    return re.findall(rf"^```{language}\n(.*?)^```", page.read_text(), re.M | re.S)
 
 
-def commands() -> list[str]:
-    """Every shell command (continuation lines joined) of the README's ``sh`` blocks."""
+def commands(page: Path = README) -> list[str]:
+    """Every shell command (continuation lines joined) of the ``sh`` blocks of `page`."""
     found = []
-    for block in blocks("sh"):
+    for block in blocks("sh", page):
         for command in block.replace("\\\n", " ").splitlines():
             if command.strip() and not command.lstrip().startswith("#"):
                 found.append(re.sub(r" {2,}", " ", command.strip()))

@@ -14,6 +14,7 @@ import torch
 
 from ttsfw.errors import ConfigError
 from ttsfw.components.tacotron2.factory import build_tacotron2
+from ttsfw.components.tacotron2.load import load_tacotron2
 from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
 from ttsfw.components.tacotron2.layers import PackedDecoder
 from ttsfw.precision import Precision
@@ -30,7 +31,7 @@ def cases(golden):
 
 
 def golden_model(golden, weight_format: str = "fp32") -> Tacotron2:
-    model = Tacotron2.from_checkpoint(golden / "tacotron2" / "ckpt_dle.pt", FIXED_STEPS)
+    model = load_tacotron2(golden / "tacotron2" / "ckpt_dle.pt", **FIXED_STEPS.behaviour())
     model.decoder.weight_format = weight_format
     return model
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from ttsfw.components.tacotron2.factory import build_tacotron2
+from ttsfw.components.tacotron2.load import load_tacotron2
 from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
-from ttsfw.errors import CheckpointError, ConfigError, InputError
+from ttsfw.errors import CheckpointError, ConfigError, InputError, LegacyCheckpointError
 from ttsfw.stages import MaxDecoderStepsWarning
+from ttsfw.weights.load import load_checkpoint
 from ttsfw.plots import save_plots
 from ttsfw.registry import BuildContext
 
@@ -26,7 +27,7 @@ TOLERANCE = {
     "gate": 1e-4,
 }
 #: the golden model decodes at most 60 steps; prenet dropout off except in b1_dropout
-GOLDEN_BEHAVIOUR = Tacotron2Config(max_decoder_steps=60, prenet_dropout=False)
+GOLDEN_BEHAVIOUR = dict(max_decoder_steps=60, prenet_dropout=False)
 TINY = dict(
     n_symbols=20,
     symbols_embedding_dim=8,
@@ -53,8 +54,7 @@ def cases(golden):
 
 
 def golden_model(golden, file="ckpt_dle.pt", **behaviour) -> Tacotron2:
-    config = replace(GOLDEN_BEHAVIOUR, **behaviour)
-    return Tacotron2.from_checkpoint(golden / "tacotron2" / file, config)
+    return load_tacotron2(golden / "tacotron2" / file, **{**GOLDEN_BEHAVIOUR, **behaviour})
 
 
 def tiny_model(seed=0, **options) -> Tacotron2:
@@ -95,6 +95,45 @@ def test_golden_prenet_dropout_with_private_generator(golden, cases):
     # the global RNG was not touched, and another seed gives another mel
     other = model.infer_full(expected["ids"], expected["lengths"], torch.Generator().manual_seed(1))
     assert (other.mel[..., :5] - expected["mel"][..., :5]).abs().max() > 1e-3
+
+
+def test_seeded_global_rng_gives_the_reference_prenet_draws(golden, cases):
+    expected = cases["b1_dropout"]  # torch.manual_seed(1234) just before DLE's infer
+    model = load_tacotron2(golden / "tacotron2" / "ckpt_dle.pt")  # dropout on, as DLE's
+    torch.manual_seed(1234)
+    assert_matches(model.infer_full(expected["ids"], expected["lengths"]), expected)
+
+
+def test_load_takes_the_files_decoding_settings_unless_told_otherwise(golden, tmp_path):
+    """As torch.hub's nvidia_tacotron2 builds from the config a DLE file stores."""
+    path = golden / "tacotron2" / "ckpt_dle.pt"
+    stored = dict(max_decoder_steps=60, gate_threshold=0.5, early_stopping=True, prenet_dropout=True)
+    assert load_tacotron2(path).config.behaviour() == stored
+    told = dict(max_decoder_steps=45, gate_threshold=0.7, early_stopping=False, prenet_dropout=False)
+    assert load_tacotron2(path, **told).config.behaviour() == told
+    assert load_tacotron2(path, gate_threshold=0.7).config.behaviour() == {**stored, "gate_threshold": 0.7}
+    no_config = load_tacotron2(golden / "tacotron2" / "ckpt_nvidia.pt")  # NVIDIA/tacotron2: none
+    assert no_config.config.behaviour() == Tacotron2Config().behaviour()
+    checkpoint = load_checkpoint(path)
+    checkpoint["config"]["decoder_no_early_stopping"] = True  # DLE's name for early_stopping off
+    torch.save(checkpoint, tmp_path / "no_early_stopping.pt")
+    assert load_tacotron2(tmp_path / "no_early_stopping.pt").config.early_stopping is False
+    assert load_tacotron2(tmp_path / "no_early_stopping.pt", early_stopping=True).config.early_stopping
+
+
+def test_prenet_dropout_is_switched_per_call(golden, cases):
+    model = load_tacotron2(golden / "tacotron2" / "ckpt_dle.pt")  # dropout on
+    expected = cases["b1"]  # dropout off
+    state = torch.get_rng_state()
+    off = model.infer_full(expected["ids"], expected["lengths"], prenet_dropout=False)
+    assert torch.equal(torch.get_rng_state(), state)  # nothing drawn
+    assert_matches(off, expected)
+    mel, _, _ = model.infer(expected["ids"], expected["lengths"], prenet_dropout=False)
+    assert torch.equal(mel, off.mel_postnet) and model.decoder.prenet.dropout  # the model's is kept
+    seeded = cases["b1_dropout"]
+    generator = torch.Generator().manual_seed(1234)
+    on = golden_model(golden).infer_full(seeded["ids"], seeded["lengths"], generator, prenet_dropout=True)
+    assert_matches(on, seeded)
 
 
 def test_infer_returns_the_contract_tuple(golden, cases):
@@ -228,9 +267,7 @@ def test_nvidia_layout_file_written_on_the_fly(tmp_path, r):
     state = {k: v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
     path = tmp_path / "tacotron2_statedict.pt"
     torch.save({"state_dict": state}, path)  # no config, no prefix, no num_batches_tracked
-    loaded = Tacotron2.from_checkpoint(
-        path, Tacotron2Config(max_decoder_steps=12, prenet_dropout=False)
-    )
+    loaded = load_tacotron2(path, max_decoder_steps=12, prenet_dropout=False)
     assert loaded.config == source.config and loaded.config.n_frames_per_step == r
     ids, lengths = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0]]), torch.tensor([4, 2])
     assert torch.equal(loaded.infer(ids, lengths)[0], source.infer(ids, lengths)[0])
@@ -245,7 +282,7 @@ def test_prenet_and_projection_must_agree_on_r(tmp_path):
     with pytest.raises(
         CheckpointError, match="prenet reads 160 values and its mel projection writes 80"
     ):
-        Tacotron2.from_checkpoint(tmp_path / "edited.pt")
+        load_tacotron2(tmp_path / "edited.pt")
 
 
 def test_dle_layout_file_with_prefix_and_config(tmp_path):
@@ -259,9 +296,9 @@ def test_dle_layout_file_with_prefix_and_config(tmp_path):
         },
         path,
     )
-    loaded = Tacotron2.from_checkpoint(path)
+    loaded = load_tacotron2(path)
     assert loaded.config.architecture() == source.config.architecture()
-    assert loaded.config.max_decoder_steps == 2000  # behaviour is ours, not the file's
+    assert loaded.config.max_decoder_steps == 2000  # the file stores no decoding settings
 
 
 def test_fp16_checkpoint_loads_into_fp32_model(tmp_path):
@@ -275,7 +312,7 @@ def test_fp16_checkpoint_loads_into_fp32_model(tmp_path):
         },
         path,
     )
-    loaded = Tacotron2.from_checkpoint(path)
+    loaded = load_tacotron2(path)
     weight = loaded.decoder.attention_rnn.weight_ih
     assert weight.dtype == torch.float32
     assert torch.equal(weight, source.decoder.attention_rnn.weight_ih.half().float())
@@ -286,7 +323,7 @@ def test_symbol_table_mismatch_names_key_shapes_and_cause(tmp_path):
     path = tmp_path / "old.pt"
     torch.save({"state_dict": state}, path)
     with pytest.raises(CheckpointError) as error:
-        Tacotron2.from_checkpoint(path, n_symbols=148)
+        load_tacotron2(path, n_symbols=148)
     message = str(error.value)
     assert "embedding.weight" in message and "(149, 8)" in message and "(148, 8)" in message
     assert "pre-2018-11" in message and "symbol table" in message
@@ -307,22 +344,24 @@ def test_file_config_disagreeing_with_tensors(tmp_path):
         match=r"decoder.prenet.layers.0.linear_layer.weight has shape "
         r"\(8, 80\) .* \(32, 80\) is expected: .*file's config",
     ):
-        Tacotron2.from_checkpoint(path)
+        load_tacotron2(path)
 
 
 def test_missing_file_and_wrong_kind_of_file(tmp_path, golden):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
-        Tacotron2.from_checkpoint(tmp_path / "nope.pt")
+        load_tacotron2(tmp_path / "nope.pt")
+    with pytest.raises(LegacyCheckpointError, match=r"python -m ttsfw convert .* --trust"):
+        load_tacotron2(golden / "waveglow" / "legacy_nvidia_pickle.pt")
     with pytest.raises(
         CheckpointError, match="not a Tacotron2 checkpoint.*WaveGlow.*vocoder.checkpoint"
     ):
-        Tacotron2.from_checkpoint(golden / "waveglow" / "ckpt_dle.pt")
+        load_tacotron2(golden / "waveglow" / "ckpt_dle.pt")
     partial = tmp_path / "partial.pt"
     torch.save(
         {k: v for k, v in tiny_model().state_dict().items() if "gate_layer" not in k}, partial
     )
     with pytest.raises(CheckpointError, match="missing decoder.gate_layer.linear_layer.weight"):
-        Tacotron2.from_checkpoint(partial)
+        load_tacotron2(partial)
 
 
 def test_bad_inputs():

@@ -8,10 +8,12 @@ import json
 import pytest
 import torch
 
+from test_convert import Payload
 from ttsfw.weights.convert import convert
 from ttsfw.weights.load import load_checkpoint, unwrap
-from ttsfw.errors import CheckpointError, ConfigError
-from ttsfw.components.waveglow.factory import build_waveglow, load_waveglow
+from ttsfw.errors import CheckpointError, ConfigError, LegacyCheckpointError
+from ttsfw.components.waveglow.factory import build_waveglow
+from ttsfw.components.waveglow.load import load_waveglow
 from ttsfw.components.waveglow.model import WaveGlow, WaveGlowConfig
 from ttsfw.plugins import get_registry
 from ttsfw.precision import Precision
@@ -50,10 +52,13 @@ def converted(golden, tmp_path_factory):
 
 
 @pytest.fixture(
-    scope="module", params=["ckpt_dle.pt", "ckpt_nvidia_fused.pt", "converted legacy pickle"]
+    scope="module",
+    params=["ckpt_dle.pt", "ckpt_nvidia_fused.pt", "converted legacy pickle", "trusted legacy pickle"],
 )
 def model(request, golden, converted):
     name = request.param
+    if name == "trusted legacy pickle":  # read in memory, no file written
+        return load_waveglow(golden / "waveglow" / "legacy_nvidia_pickle.pt", trust=True)
     return load_waveglow(converted if name.startswith("converted") else golden / "waveglow" / name)
 
 
@@ -85,6 +90,12 @@ def test_sigma06_matches_golden_by_noise_injection(model, io):
 def test_sizes_come_from_tensor_shapes(model):
     assert model.config == WaveGlowConfig(**TINY)
     assert (model.sample_rate, model.hop_length, model.n_mel_channels) == (22050, 256, 80)
+
+
+def test_remove_weightnorm_runs_as_the_references_and_changes_nothing(model):
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert model.remove_weightnorm(model) is model
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_inference_form_has_weight_norm_folded_and_cond_layers_fused(model):
@@ -158,15 +169,52 @@ def test_bf16_run_stores_the_weights_in_bf16_once(golden, io):
 
 
 @torch.inference_mode()
-def test_generator_controls_the_noise_and_sigma0_draws_none(golden, io):
+def test_a_private_generator_controls_the_noise_and_sigma0_draws_none(golden, io):
     model = load_waveglow(golden / "waveglow" / "ckpt_dle.pt")
     state = torch.get_rng_state()
     a = model.infer(io["mel"], generator=torch.Generator().manual_seed(7))
     b = model.infer(io["mel"], generator=torch.Generator().manual_seed(7))
     c = model.infer(io["mel"], generator=torch.Generator().manual_seed(8))
-    model.infer(io["mel"], sigma=0.0)
+    generator = torch.Generator().manual_seed(7)
+    model.infer(io["mel"], generator=generator, sigma=0.0)
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG was never touched
     assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(generator.get_state(), torch.Generator().manual_seed(7).get_state())
+
+
+@torch.inference_mode()
+def test_sigma0_draws_from_the_global_rng_as_the_reference(golden, io):
+    """The reference draws its noise (and multiplies it by 0) at sigma 0 too, so a script that
+    seeds, runs a sigma-0 pass (the Denoiser does) and then infers needs the same draws."""
+    model = load_waveglow(golden / "waveglow" / "ckpt_dle.pt")
+    torch.manual_seed(1234)
+    silent = model.infer(io["mel"], sigma=0.0)
+    after = torch.get_rng_state()
+    torch.manual_seed(1234)
+    for shape in model.noise_shapes(2, 20):
+        torch.randn(shape)
+    assert torch.equal(after, torch.get_rng_state())
+    assert max_error(silent, io["audio_sigma0"]) <= TOLERANCE
+
+
+@torch.inference_mode()
+def test_seeded_global_rng_gives_the_reference_audio(model, io):
+    torch.manual_seed(1234)  # golden: manual_seed(1234) just before the reference's infer
+    assert max_error(model.infer(io["mel"], sigma=0.6), io["audio_sigma0.6_seed1234"]) <= TOLERANCE
+
+
+@torch.inference_mode()
+def test_positional_sigma_is_the_reference_call(golden, io):
+    model = load_waveglow(golden / "waveglow" / "ckpt_dle.pt")
+    assert max_error(model.infer(io["mel"], 0), io["audio_sigma0"]) <= TOLERANCE  # an int too
+    torch.manual_seed(1234)
+    reference_call = model.infer(io["mel"], 0.6)
+    torch.manual_seed(1234)
+    assert torch.equal(reference_call, model.infer(io["mel"], sigma=0.6))
+    with pytest.raises(TypeError, match=r"WaveGlow.infer got sigma twice: 0.6 and sigma=0.5"):
+        model.infer(io["mel"], 0.6, sigma=0.5)
+    with pytest.raises(TypeError, match=r"takes a torch.Generator, or sigma as a number .*; got str"):
+        model.infer(io["mel"], "0.6")
 
 
 def test_wrong_noise_shapes_are_rejected(golden, io):
@@ -251,7 +299,7 @@ def test_other_checkpoints_are_refused_with_a_clear_error(golden, tmp_path):
         match=r"ckpt_dle.pt is not a WaveGlow checkpoint: no .upsample.weight. \(keys start: embedding.weight",
     ):
         load_waveglow(golden / "tacotron2" / "ckpt_dle.pt")
-    with pytest.raises(CheckpointError, match=r"python -m ttsfw convert"):
+    with pytest.raises(LegacyCheckpointError, match=r"python -m ttsfw convert .*load_waveglow\(path, trust=True\)"):
         load_waveglow(golden / "waveglow" / "legacy_nvidia_pickle.pt")
     state = load_checkpoint(golden / "waveglow" / "ckpt_nvidia_fused.pt")
     del state["WN.1.end.bias"]
@@ -261,6 +309,17 @@ def test_other_checkpoints_are_refused_with_a_clear_error(golden, tmp_path):
     torch.save({"WN.0.res_layers.0.weight": torch.zeros(1)}, tmp_path / "old.pt")
     with pytest.raises(CheckpointError, match=r"pre-2018-11 NVIDIA/waveglow layout"):
         load_waveglow(tmp_path / "old.pt")
+
+
+def test_trust_reads_only_what_a_waveglow_pickle_needs(golden, tmp_path, capsys):
+    fused = load_waveglow(golden / "waveglow" / "ckpt_nvidia_fused.pt", trust=True)  # no pickle: as always
+    trusted = load_waveglow(golden / "waveglow" / "legacy_nvidia_pickle.pt", sigma=0.0, trust=True)
+    assert trusted.sigma == 0.0 and trusted.training is False
+    assert all(torch.equal(fused.state_dict()[k], v) for k, v in trusted.state_dict().items())
+    torch.save({"model": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"needs builtins.print, which a WaveGlow model file does not"):
+        load_waveglow(tmp_path / "evil.pt", trust=True)
+    assert "the pickle ran code" not in capsys.readouterr().out
 
 
 def vocoder_cfg(**overrides):

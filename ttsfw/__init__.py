@@ -7,10 +7,17 @@ try:
 except PackageNotFoundError:  # running from a source checkout without install
     __version__ = "0.0.0+source"
 
-#: the public face, for users (Pipeline) and plugin authors (hooks, stage classes, context);
-#: each is imported on first use, so `import ttsfw` stays light (no torch)
+#: the public face, for users (Pipeline; the models and their loaders, docs/coming-from-reference.md)
+#: and plugin authors (hooks, stage classes, context); each is imported on first use, so
+#: `import ttsfw` stays light (no torch)
 _PUBLIC = {
     "Pipeline": "ttsfw.pipeline",
+    "EnglishFrontend": "ttsfw.components.english.frontend",
+    "Tacotron2": "ttsfw.components.tacotron2.model",
+    "load_tacotron2": "ttsfw.components.tacotron2.load",
+    "WaveGlow": "ttsfw.components.waveglow.model",
+    "load_waveglow": "ttsfw.components.waveglow.load",
+    "WaveGlowDenoiser": "ttsfw.components.waveglow.denoiser",
     "hookimpl": "ttsfw.hookspecs",
     "BuildContext": "ttsfw.registry",
     "Frontend": "ttsfw.stages",

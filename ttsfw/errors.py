@@ -13,6 +13,11 @@ class CheckpointError(TTSError):
     """A checkpoint file is missing, unreadable or of the wrong kind."""
 
 
+class LegacyCheckpointError(CheckpointError):
+    """A checkpoint holds pickled Python objects (e.g. NVIDIA/waveglow's whole-model files), which
+    ttsfw does not unpickle unless told to trust it; the message says how to convert it."""
+
+
 class InputError(TTSError):
     """The text input is missing, empty or unreadable."""
 

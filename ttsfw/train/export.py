@@ -1,7 +1,7 @@
 """``python -m ttsfw.train.export CHECKPOINT OUT.pt``: keep only the weights, in fp16.
 
 The result (`{'state_dict', 'config'}`) is what ships: half the size of fp32 weights and a
-third of a training checkpoint; `Tacotron2.from_checkpoint` loads it back into fp32.
+third of a training checkpoint; `load_tacotron2` loads it back into fp32.
 """
 
 from __future__ import annotations

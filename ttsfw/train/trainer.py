@@ -22,6 +22,7 @@ from ..audio.stft import MelSpectrogram
 from ..weights.load import load_checkpoint
 from ..config import CONF_DIR, compose_config
 from ..errors import ConfigError
+from ..components.tacotron2.load import load_tacotron2
 from ..components.tacotron2.model import Tacotron2, Tacotron2Config
 from ..plugins import get_registry
 from ..registry import BuildContext
@@ -267,7 +268,7 @@ def initial_weights(path: str | Path, config: Tacotron2Config) -> dict[str, torc
 
     The sizes must match; only n_frames_per_step may differ (see `convert_frames_per_step`).
     """
-    loaded = Tacotron2.from_checkpoint(path, config)
+    loaded = load_tacotron2(path)
     r_from, r_to = loaded.config.n_frames_per_step, config.n_frames_per_step
     if replace(loaded.config, n_frames_per_step=r_to).architecture() != config.architecture():
         raise ConfigError(

@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, LegacyCheckpointError
 
 _PREFIXES = ("module.1.", "module.")
 
@@ -42,7 +42,9 @@ def random_weights(seed: int, build: Callable[[], Model]) -> Model:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
-    """Load a checkpoint file safely (tensors, dicts, lists and primitives only)."""
+    """Load a checkpoint file safely (tensors, dicts, lists and primitives only).
+
+    Raises LegacyCheckpointError for a file of pickled Python objects (see ``convert``)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(
@@ -57,10 +59,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             raise CheckpointError(
                 f"{path} is not a torch checkpoint or is corrupt ({reason}); check the file"
             ) from None
-        raise CheckpointError(
-            f"{path} holds pickled Python objects, not just tensors ({reason}). "
-            f"If it is a whole-model NVIDIA/waveglow file, convert it once with "
-            f"`python -m ttsfw convert {path} OUT.pt` (see `--trust` in the docs)"
+        raise LegacyCheckpointError(
+            f"{path} holds pickled Python objects, not just tensors ({reason}). If it is a "
+            f"whole-model NVIDIA/waveglow file and you trust its source, convert it once with "
+            f"`python -m ttsfw convert {path} OUT.pt --trust` (in Python: "
+            f"`ttsfw.load_waveglow(path, trust=True)`)"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         with open(path, "rb") as file:

@@ -8,6 +8,7 @@ from typing import Any
 from ...quantize import check_quantize
 from ...registry import BuildContext
 from ...weights.option import from_checkpoint_option
+from .load import load_tacotron2
 from .model import Tacotron2, Tacotron2Config
 
 
@@ -26,7 +27,9 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
     model = from_checkpoint_option(
         checkpoint, "acoustic.checkpoint", "a Tacotron2 .pt file", init_seed,
         build_random=lambda: Tacotron2(config).eval(),
-        load=lambda path: Tacotron2.from_checkpoint(path, config, n_symbols=len(symbols) if symbols else None),
+        load=lambda path: load_tacotron2(
+            path, n_symbols=len(symbols) if symbols else None, **config.behaviour()
+        ),
     )
     # the decoder streams all its weights every step: int8 / bf16 storage makes it faster
     model.decoder.weight_format = "int8" if quantize == "int8" else context.precision.name

@@ -290,21 +290,26 @@ class Decoder(nn.Module):
         gate_threshold: float,
         early_stopping: bool = True,
         generator: torch.Generator | None = None,
+        prenet_dropout: bool | None = None,
     ) -> DecoderOutput:
         """memory (B, T_in, E), pad_mask (B, T_in) -> DecoderOutput (inference).
 
         Every item is decoded until all gates have fired (or for `max_steps` steps without early
         stopping); an item whose sigmoid(gate) first exceeds `gate_threshold` at step k gets
         mel_length (k - 1) * r (DLE semantics: the stop step is left out), one that never fires
-        gets max_steps * r. The state stays fp32 whatever the autocast context; only the packed
-        weights follow `weight_format`.
+        gets max_steps * r. `prenet_dropout` None means the Prenet's own setting. The state
+        stays fp32 whatever the autocast context; only the packed weights follow `weight_format`.
         """
+        dropout = self.prenet.dropout if prenet_dropout is None else prenet_dropout
         with torch.autocast(memory.device.type, enabled=False):
             return self._decode(
-                memory.float(), pad_mask, max_steps, gate_threshold, early_stopping, generator
+                memory.float(), pad_mask, max_steps, gate_threshold, early_stopping, generator,
+                dropout,
             )
 
-    def _decode(self, memory, pad_mask, max_steps, gate_threshold, early_stopping, generator):
+    def _decode(
+        self, memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout
+    ):
         weights = self.packed()
         batch, time, _ = memory.shape
         step_dim = self.linear_projection.linear_layer.out_features  # n_mel * r
@@ -317,7 +322,7 @@ class Decoder(nn.Module):
         state = self.initial_state(memory)
         frames = memory.new_zeros(batch, step_dim)  # the all-zero <GO> frames
         for step in range(max_steps):
-            prenet_out = weights.prenet(frames, self.prenet.dropout, generator)
+            prenet_out = weights.prenet(frames, dropout, generator)
             frames_gate[step] = weights.step(prenet_out, state, memory, processed_memory, pad_mask)
             alignments[step] = state.weights_cat[:, 0]
             frames, gate_logit = frames_gate[step, :, :step_dim], frames_gate[step, :, step_dim]

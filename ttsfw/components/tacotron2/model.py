@@ -14,21 +14,19 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...weights.load import load_checkpoint, unwrap
 from ...errors import ConfigError, InputError
 from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch
 from .layers import Decoder, Encoder, Postnet
-from .checkpoint import architecture_from_tensors, check_state_dict
 
-#: options that change how the model decodes, not its weights: always taken from the ttsfw config
+#: options that change how the model decodes, not its weights (`load_tacotron2` takes them from
+#: the caller, else from the file as torch.hub does; the pipeline from the ttsfw config)
 BEHAVIOUR = ("max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout")
 #: DLE/NVIDIA constructor options that only matter in training: accepted and ignored
 TRAINING_ONLY = ("mask_padding", "p_attention_dropout", "p_decoder_dropout", "fp16_run")
@@ -99,6 +97,10 @@ class Tacotron2Config:
         """The options that fix the weights' shapes."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in BEHAVIOUR}
 
+    def behaviour(self) -> dict[str, Any]:
+        """The options that change how the model decodes (BEHAVIOUR), not its weights."""
+        return {name: getattr(self, name) for name in BEHAVIOUR}
+
 
 @dataclass
 class Tacotron2Output:
@@ -157,39 +159,21 @@ class Tacotron2(AcousticModel):
         #: caller indices of the items the last `infer` cut at max_decoder_steps
         self.last_hit_max_steps: list[int] = []
 
-    @classmethod
-    def from_checkpoint(
-        cls,
-        path: str | Path,
-        config: Tacotron2Config = Tacotron2Config(),
-        n_symbols: int | None = None,
-    ) -> "Tacotron2":
-        """Load a DLE/NGC, torch.hub or NVIDIA/tacotron2 file into an fp32 CPU model in eval mode.
-
-        The architecture comes from the file (its config, else its tensor shapes), the BEHAVIOUR
-        options from `config`. `n_symbols`, the frontend's symbol count, is checked if given.
-        """
-        state_dict, file_config = unwrap(load_checkpoint(path, map_location="cpu"), path)
-        architecture = architecture_from_tensors(state_dict, path)
-        built_from = "its tensor shapes"
-        if file_config:
-            architecture.update({k: file_config[k] for k in architecture if k in file_config})
-            built_from = "the file's config"
-        if n_symbols is not None:
-            architecture["n_symbols"] = n_symbols
-        model = cls(replace(config, **architecture))
-        check_state_dict(model.state_dict(), state_dict, path, built_from)
-        model.load_state_dict(state_dict, strict=False)  # copies cast fp16 files to fp32
-        return model.eval()
-
     @torch.inference_mode()
     def infer_full(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        prenet_dropout: bool | None = None,
     ) -> Tacotron2Output:
         """ids (B, T_in), lengths (B,) -> every output, items in the caller's order.
 
         Rows are decoded longest first (as DLE does, so seeded prenet draws match it).
-        `generator` (on the model's device) drives prenet dropout; None = the global RNG.
+        `generator` (on the model's device) drives prenet dropout; None = the global RNG, drawn
+        from as DLE's ``infer`` does. `prenet_dropout` switches dropout for this call (None: the
+        model's own setting, ``config.prenet_dropout`` at load; off makes the mel deterministic).
         """
         self._check_inputs(ids, lengths)
         lengths = lengths.to(ids.device)
@@ -201,7 +185,8 @@ class Tacotron2(AcousticModel):
         pad_mask = torch.arange(width, device=ids.device) >= lengths.unsqueeze(1)
         c = self.config
         out = self.decoder(
-            memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping, generator
+            memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping, generator,
+            prenet_dropout,
         )
         mel_postnet = out.mel + self.postnet(out.mel)
         extra = ids.size(1) - width
@@ -222,12 +207,18 @@ class Tacotron2(AcousticModel):
         )
 
     def infer(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        prenet_dropout: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
-        alignments (B, T_steps, T_in) with T_out = T_steps * r. Items whose gate never fired
-        are listed in ``last_hit_max_steps`` (and warned about when early stopping is on)."""
-        out = self.infer_full(ids, lengths, generator)
+        alignments (B, T_steps, T_in) with T_out = T_steps * r (DLE's ``infer`` outputs).
+        `generator` and `prenet_dropout` as in `infer_full`. Items whose gate never fired are
+        listed in ``last_hit_max_steps`` (and warned about when early stopping is on)."""
+        out = self.infer_full(ids, lengths, generator, prenet_dropout=prenet_dropout)
         return out.mel_postnet, out.mel_lengths, out.alignments
 
     def mels(
@@ -244,15 +235,14 @@ class Tacotron2(AcousticModel):
         prenet dropout off. The fp32 reference runs with autocast off; the model's own run in
         the caller's context (call it where inference runs to include autocast)."""
         decoder = self.decoder
-        saved = decoder.prenet.dropout, decoder.weight_format
-        decoder.prenet.dropout = False
+        saved = decoder.weight_format
+        mel = self.infer_full(ids, lengths, prenet_dropout=False).mel_postnet.float()
         try:
-            mel = self.infer_full(ids, lengths).mel_postnet.float()
             decoder.weight_format = "fp32"
             with torch.autocast(ids.device.type, enabled=False):
-                reference = self.infer_full(ids, lengths).mel_postnet
+                reference = self.infer_full(ids, lengths, prenet_dropout=False).mel_postnet
         finally:
-            decoder.prenet.dropout, decoder.weight_format = saved
+            decoder.weight_format = saved
         frames = min(mel.size(2), reference.size(2))
         diff = (mel[:, :, :frames] - reference[:, :, :frames]).abs()
         return {

@@ -1,5 +1,6 @@
 """WaveGlow bias removal (NVIDIA's ``Denoiser``): subtract, in the STFT magnitude, what the
-vocoder outputs for an all-zeros mel at sigma 0, and resynthesise with the original phase.
+vocoder outputs for an all-zeros (or a noise) mel at sigma 0, and resynthesise with the
+original phase.
 
 ``denoiser=waveglow_bias`` builds it from the pipeline's vocoder.
 """
@@ -9,15 +10,21 @@ from __future__ import annotations
 import torch
 
 from ...audio.stft import STFT
+from ...errors import ConfigError
 from ...stages import Denoiser
 from .model import WaveGlow
+
+#: the mel whose audio is taken as the bias (NVIDIA's ``mode``): all zeros, or N(0, 1) noise
+MODES = ("zeros", "normal")
 
 
 class WaveGlowDenoiser(Denoiser):
     """audio (B, N) -> audio (B, N) with the vocoder's bias spectrum times `strength` removed.
 
     `bias_spec` (1, filter_length // 2 + 1, 1) is the magnitude of the first STFT frame of
-    ``vocoder.infer(zeros(1, n_mel, 88), sigma=0)``. Built on the vocoder's device.
+    ``vocoder.infer(mel, sigma=0)`` for a (1, n_mel, 88) `mode` mel: ``zeros``, or ``normal``
+    (N(0, 1)). Built on the vocoder's device. As NVIDIA's ``Denoiser``, building it draws from
+    the global RNG (the ``normal`` mel, the vocoder's sigma-0 pass).
     """
 
     def __init__(
@@ -27,12 +34,16 @@ class WaveGlowDenoiser(Denoiser):
         filter_length: int = 1024,
         n_overlap: int = 4,
         win_length: int = 1024,
+        mode: str = "zeros",
     ):
         super().__init__()
+        if mode not in MODES:
+            raise ConfigError(f"denoiser mode must be 'zeros' or 'normal', got {mode!r}")
         self.strength = strength
-        device = next(vocoder.parameters()).device
-        self.stft = STFT(filter_length, filter_length // n_overlap, win_length).to(device)
-        mel = torch.zeros(1, vocoder.n_mel_channels, 88, device=device)
+        weight = vocoder.upsample.weight
+        self.stft = STFT(filter_length, filter_length // n_overlap, win_length).to(weight.device)
+        draw = torch.zeros if mode == "zeros" else torch.randn
+        mel = draw(1, vocoder.n_mel_channels, 88, dtype=weight.dtype, device=weight.device)
         with torch.no_grad():
             bias_audio = vocoder.infer(mel, sigma=0.0).float()
             bias_spec, _ = self.stft.transform(bias_audio)

@@ -1,24 +1,15 @@
-"""The ``waveglow`` vocoder and ``waveglow_bias`` denoiser factories, and `load_waveglow`."""
+"""The ``waveglow`` vocoder and ``waveglow_bias`` denoiser factories."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 from ...errors import ConfigError
 from ...registry import BuildContext
-from ...weights.load import load_checkpoint, unwrap
 from ...weights.option import from_checkpoint_option
 from .denoiser import WaveGlowDenoiser
+from .load import load_waveglow
 from .model import WaveGlow, WaveGlowConfig
-
-
-def load_waveglow(path: str | Path, sigma: float = 0.6) -> WaveGlow:
-    """Load any WaveGlow tensor checkpoint (DLE/NGC, NVIDIA/waveglow state dict, converted pickle)."""
-    tensors, _ = unwrap(load_checkpoint(path), path)  # a stored config is ignored: shapes decide
-    model = WaveGlow.from_state_dict(tensors, source=str(path))
-    model.sigma = sigma
-    return model
 
 
 def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:

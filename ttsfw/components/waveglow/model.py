@@ -11,6 +11,7 @@ shapes, never from flags or file configs.
 from __future__ import annotations
 
 import contextlib
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ContextManager, Iterator, Mapping, Sequence
 
@@ -253,6 +254,12 @@ class WaveGlow(Vocoder):
             raise CheckpointError(f"{source}: tensors do not fit a WaveGlow: {detail}") from None
         return model.eval()
 
+    @staticmethod
+    def remove_weightnorm(model: "WaveGlow") -> "WaveGlow":
+        """`model` as it is: its weight norm is folded when loaded. Kept so that the reference's
+        ``waveglow = waveglow.remove_weightnorm(waveglow)`` runs."""
+        return model
+
     def condition(self, mel: torch.Tensor) -> torch.Tensor:
         """mel (B, n_mel, T) -> upsampled, grouped conditioning (B, n_mel * n_group, 256 * T / n_group)."""
         group = self.config.n_group
@@ -273,17 +280,29 @@ class WaveGlow(Vocoder):
     def infer(
         self,
         mel: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | float | None = None,
         *,
         sigma: float | None = None,
         noise: Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """mel (B, n_mel, T) -> audio (B, 256 * T).
 
-        Noise is drawn from `generator` (None: the global RNG) unless `noise` gives the N(0, 1)
-        draws (shapes: `noise_shapes`); `sigma` (default: self.sigma) scales it. sigma 0 draws
-        nothing.
+        Noise is drawn from `generator` unless `noise` gives the N(0, 1) draws (shapes:
+        `noise_shapes`); `sigma` (default: self.sigma) scales it. A number in the place of
+        `generator` is sigma: ``infer(mel, 0.6)`` is the reference's call. With generator None
+        the draws come from the global RNG, at sigma 0 too, as the reference makes them (a
+        seeded script gives the reference's audio); a private generator is not drawn from at
+        sigma 0.
         """
+        if isinstance(generator, numbers.Real):  # the reference's infer(mel, sigma)
+            if sigma is not None:
+                raise TypeError(f"WaveGlow.infer got sigma twice: {generator} and sigma={sigma}")
+            generator, sigma = None, generator
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(
+                f"WaveGlow.infer(mel, generator) takes a torch.Generator, or sigma as a number "
+                f"(the reference's infer(mel, sigma)); got {type(generator).__name__}"
+            )
         sigma = self.sigma if sigma is None else float(sigma)
         cond = self.condition(mel)
         audio_dtype = self.convinv[0].W_inverse.dtype
@@ -317,7 +336,7 @@ class WaveGlow(Vocoder):
             yield from noise
             return
         for shape in shapes:
-            if sigma == 0:
+            if sigma == 0 and generator is not None:
                 yield torch.zeros(shape, device=mel.device)
             else:
                 yield torch.randn(shape, generator=generator, device=mel.device)

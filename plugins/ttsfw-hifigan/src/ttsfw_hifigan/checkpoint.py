@@ -33,24 +33,33 @@ ARCH_FIELDS = (
 
 
 def read_config_json(path: Path) -> dict[str, Any]:
-    """Architecture fields and ``sample_rate`` from a jik876 ``config.json``."""
+    """`generator_options` of a jik876 ``config.json`` file."""
     try:
         config = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{path} is not a readable HiFi-GAN config.json ({exc})") from None
+    return generator_options(config, str(path))
+
+
+def generator_options(config: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A jik876 config (config.json's fields, or the ``h`` its scripts pass around) ->
+    `Generator` keyword arguments: ARCH_FIELDS, and ``sample_rate`` / ``n_mel_channels`` from
+    ``sampling_rate`` / ``num_mels`` where given."""
     missing = [key for key in ARCH_FIELDS if key not in config]
     if missing:
-        raise CheckpointError(f"{path} lacks the HiFi-GAN field(s) {', '.join(missing)}")
+        raise CheckpointError(f"{source} lacks the HiFi-GAN field(s) {', '.join(missing)}")
     hop = math.prod(config["upsample_rates"])
     if "hop_size" in config and config["hop_size"] != hop:
         raise CheckpointError(
-            f"{path}: hop_size {config['hop_size']} differs from prod(upsample_rates) = {hop}; "
-            f"this config.json does not describe a usable generator"
+            f"{source}: hop_size {config['hop_size']} differs from prod(upsample_rates) = {hop}; "
+            f"this config does not describe a usable generator"
         )
-    arch = {key: config[key] for key in ARCH_FIELDS}
+    options = {key: config[key] for key in ARCH_FIELDS}
     if "sampling_rate" in config:
-        arch["sample_rate"] = int(config["sampling_rate"])
-    return arch
+        options["sample_rate"] = int(config["sampling_rate"])
+    if "num_mels" in config:
+        options["n_mel_channels"] = int(config["num_mels"])
+    return options
 
 
 def read_generator_file(path: Path) -> dict[str, torch.Tensor]:

@@ -11,8 +11,9 @@ from torch import nn
 from ttsfw import BuildContext
 from ttsfw.weights import from_checkpoint_option
 
-from .checkpoint import ARCH_FIELDS, load_weights, read_config_json, read_generator_file
+from .checkpoint import ARCH_FIELDS, generator_options
 from .generator import Generator
+from .load import load_hifigan
 
 log = logging.getLogger(__name__)
 
@@ -23,25 +24,22 @@ def build_hifigan(cfg: Any, context: BuildContext) -> Generator:
     ``checkpoint: random`` gives random weights seeded by ``init_seed``; a path loads a jik876
     generator file, whose ``config.json`` (if beside it) overrides the architecture fields.
     """
-    arch = {key: cfg[key] for key in ARCH_FIELDS}
-    arch["sample_rate"] = cfg.sample_rate
+    # the yaml's architecture in jik876's names; a config.json beside the checkpoint replaces it
+    h = {key: cfg[key] for key in ARCH_FIELDS}
+    h.update(sampling_rate=cfg.sample_rate, num_mels=cfg.n_mel_channels)
 
     def build_random() -> Generator:
-        model = Generator(**arch, n_mel_channels=cfg.n_mel_channels)
+        model = Generator(**generator_options(h, "the vocoder config"))
         for module in [*model.ups.modules(), *model.resblocks.modules()]:
             if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
                 nn.init.normal_(module.weight, 0.0, 0.01)  # jik876's init_weights
         return model
 
     def load(path: Path) -> Generator:
-        config_json = path.parent / "config.json"
-        if config_json.is_file():
-            log.info("HiFi-GAN architecture from %s", config_json)
-            arch.update(read_config_json(config_json))
-        state_dict = read_generator_file(path)
-        model = Generator(**arch, n_mel_channels=cfg.n_mel_channels)
-        load_weights(model, state_dict, str(path))
-        return model
+        beside = path.parent / "config.json"
+        if beside.is_file():
+            log.info("HiFi-GAN architecture from %s", beside)
+        return load_hifigan(path, None if beside.is_file() else h)
 
     return from_checkpoint_option(
         cfg.checkpoint, "vocoder.checkpoint",

@@ -117,6 +117,10 @@ class Generator(Vocoder):
         x = F.leaky_relu(x)  # the reference's default slope 0.01 here, not LRELU_SLOPE
         return torch.tanh(self.conv_post(x))
 
+    def remove_weight_norm(self) -> None:
+        """Nothing to remove: the weights are folded when loaded. Kept so that code written
+        for jik876's generator (``generator.eval(); generator.remove_weight_norm()``) runs."""
+
     def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """mel (B, 80, T) -> audio (B, T * hop_length). Deterministic: `generator` is unused."""
         if mel.dim() != 3 or mel.shape[1] != self.n_mel_channels:
