@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from ttsfw.testing import TINY_TACOTRON2 as TINY_TACOTRON2_DIMS
 from ttsfw import Pipeline
@@ -35,9 +36,13 @@ def vocoder(golden):
 
 @pytest.fixture(scope="module")
 def denoiser(vocoder):
-    return build_waveglow_bias(
-        {"name": "waveglow_bias", "strength": 0.01}, BuildContext(vocoder=vocoder)
-    )
+    return build_bias(vocoder, strength=0.01)
+
+
+def build_bias(vocoder, **node):
+    """The waveglow_bias denoiser through the registry, its node checked by the schema."""
+    node = OmegaConf.create({"name": "waveglow_bias", "strength": 0.01, "mode": "zeros", **node})
+    return get_registry().build("denoiser", node, BuildContext(vocoder=vocoder))
 
 
 def test_bias_spectrum_matches_golden(denoiser, expected):
@@ -116,11 +121,11 @@ def test_needs_a_waveglow_vocoder(vocoder):
         ConfigError,
         match=r"denoiser=waveglow_bias needs vocoder=waveglow \(the vocoder is NoneType\); use denoiser=none",
     ):
-        build_waveglow_bias({"name": "waveglow_bias", "strength": 0.01}, BuildContext())
+        build_bias(None)
     with pytest.raises(ConfigError, match=r"denoiser.strength must be >= 0 \(got -0.5\)"):
-        build_waveglow_bias(
-            {"name": "waveglow_bias", "strength": -0.5}, BuildContext(vocoder=vocoder)
-        )
+        build_bias(vocoder, strength=-0.5)
+    with pytest.raises(ConfigError, match=r"denoiser mode must be 'zeros' or 'normal', got 'ones'"):
+        build_bias(vocoder, mode="ones")
 
 
 TINY_TACOTRON2 = [

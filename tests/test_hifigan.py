@@ -266,7 +266,7 @@ def test_variant_configs_are_the_reference_configs(hifigan, golden, option, spec
 
     cfg, choices = compose_config([f"vocoder={option}"])
     expected = json.loads((golden / "spec" / f"hifigan_{spec}.json").read_text())["config"]
-    assert {key: OmegaConf.to_object(cfg.vocoder)[key] for key in ARCH_FIELDS} == expected
+    assert {key: OmegaConf.to_container(cfg.vocoder)[key] for key in ARCH_FIELDS} == expected
     assert cfg.vocoder.name == "hifigan" and choices["vocoder"] == option
     assert math.prod(cfg.vocoder.upsample_rates) == 256
 

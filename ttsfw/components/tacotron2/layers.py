@@ -8,7 +8,7 @@ T_out = T_steps * r mel frames, E = encoder_embedding_dim.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -310,26 +310,15 @@ class Decoder(nn.Module):
     def _decode(
         self, memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout
     ):
-        weights = self.packed()
         batch, time, _ = memory.shape
         step_dim = self.linear_projection.linear_layer.out_features  # n_mel * r
         frames_gate = memory.new_empty(max_steps, batch, step_dim + 1)  # r frames and gate logit
         alignments = memory.new_empty(max_steps, batch, time)
         step_lengths = torch.zeros(batch, dtype=torch.int32, device=memory.device)
-        not_finished = torch.ones(batch, dtype=torch.int32, device=memory.device)
-
-        processed_memory = self.attention_layer.memory_layer(memory)
-        state = self.initial_state(memory)
-        frames = memory.new_zeros(batch, step_dim)  # the all-zero <GO> frames
-        for step in range(max_steps):
-            prenet_out = weights.prenet(frames, dropout, generator)
-            frames_gate[step] = weights.step(prenet_out, state, memory, processed_memory, pad_mask)
-            alignments[step] = state.weights_cat[:, 0]
-            frames, gate_logit = frames_gate[step, :, :step_dim], frames_gate[step, :, step_dim]
-            not_finished *= (torch.sigmoid(gate_logit) <= gate_threshold).to(torch.int32)
+        steps = self.steps(memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout)
+        for step, (output, alignment, not_finished) in enumerate(steps):
+            frames_gate[step], alignments[step] = output, alignment
             step_lengths += not_finished
-            if early_stopping and not not_finished.any():
-                break
         steps = step + 1
         return DecoderOutput(
             self.steps_to_frames(frames_gate[:steps, :, :step_dim]),
@@ -337,6 +326,35 @@ class Decoder(nn.Module):
             alignments[:steps].transpose(0, 1),
             step_lengths * self.n_frames_per_step,
         )
+
+    def steps(
+        self,
+        memory: torch.Tensor,
+        pad_mask: torch.Tensor,
+        max_steps: int,
+        gate_threshold: float,
+        early_stopping: bool = True,
+        generator: torch.Generator | None = None,
+        dropout: bool = True,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Inference one step at a time (what `forward` collects; a stream reads it as it goes):
+        per step, the step's r frames and gate logit (B, n_mel * r + 1), its attention weights
+        (B, T_in) and which rows have not stopped yet, this step included (B,) int32. Call it
+        with autocast off, memory float32, `dropout` resolved (as `forward` does)."""
+        weights = self.packed()
+        step_dim = self.linear_projection.linear_layer.out_features
+        not_finished = torch.ones(memory.size(0), dtype=torch.int32, device=memory.device)
+        processed_memory = self.attention_layer.memory_layer(memory)
+        state = self.initial_state(memory)
+        frames = memory.new_zeros(memory.size(0), step_dim)  # the all-zero <GO> frames
+        for _ in range(max_steps):
+            prenet_out = weights.prenet(frames, dropout, generator)
+            output = weights.step(prenet_out, state, memory, processed_memory, pad_mask)
+            frames, gate_logit = output[:, :step_dim], output[:, step_dim]
+            not_finished = not_finished * (torch.sigmoid(gate_logit) <= gate_threshold).to(torch.int32)
+            yield output, state.weights_cat[:, 0], not_finished
+            if early_stopping and not not_finished.any():
+                return
 
 
 Linear = Callable[[torch.Tensor], torch.Tensor]

@@ -33,16 +33,17 @@ def build_waveglow(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlow:
 
 
 def build_waveglow_bias(cfg: Mapping[str, Any], context: BuildContext) -> WaveGlowDenoiser:
-    """Factory for ``denoiser: {name: waveglow_bias, strength: ...}``; needs a WaveGlow vocoder."""
+    """Factory for ``denoiser: {name: waveglow_bias, strength: ..., mode: ...}``; needs a WaveGlow
+    vocoder."""
     vocoder = context.vocoder
     if not isinstance(vocoder, WaveGlow):
         raise ConfigError(
             f"denoiser=waveglow_bias needs vocoder=waveglow (the vocoder is {type(vocoder).__name__}); "
             f"use denoiser=none with this vocoder"
         )
-    strength = float(cfg.get("strength", 0.01))
+    strength = float(cfg.strength)
     if strength < 0:
         raise ConfigError(
             f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default"
         )
-    return WaveGlowDenoiser(vocoder, strength)
+    return WaveGlowDenoiser(vocoder, strength, mode=cfg.mode)

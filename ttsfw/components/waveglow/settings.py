@@ -29,3 +29,4 @@ class WaveGlowSettings:
 class WaveGlowBiasSettings:
     name: str = MISSING
     strength: float = MISSING
+    mode: str = MISSING
