@@ -158,8 +158,9 @@ def test_shell_completion_offers_groups(plugin_venv, tmp_path):
         (["vocoder=griffinlim", "vocoder.n_iter=1.5"],
          "ttsfw: error: vocoder.n_iter: Value '1.5' of type 'float' could not be converted to Integer"),
         (["-m", "device.threads=1,many"], "ttsfw: error: device.threads: Value 'many' of type 'str'"),
-        (["-m", "vocoder=griffinlim,toy", "vocoder.n_iter=3"],
-         "ttsfw: error: unknown config key 'vocoder.n_iter'; known: name, hop_length (in the sweep's job with vocoder=toy)"),
+        (["-m", "device=cpu,auto", "device.reuse_memory=false"],
+         "ttsfw: error: unknown config key 'device.reuse_memory'; known: name, index, threads, workers "
+         "(in the sweep's job with device=auto)"),
         # refused before any component is built: the missing checkpoint is never reached
         (["format=mp3", "acoustic=tacotron2", "acoustic.checkpoint=/no/such.pt"],
          "ttsfw: error: unknown audio format 'mp3'"),

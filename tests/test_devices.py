@@ -11,6 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import TOY
+from ttsfw.config import compose_config
 from ttsfw import Pipeline, devices
 from ttsfw.devices import CPUBackend, CUDABackend, MLUBackend, pick_auto
 from ttsfw.errors import ConfigError, DeviceError
@@ -22,7 +23,8 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def build(name: str, **options):
-    cfg = OmegaConf.create({"name": name, "index": None, "threads": None, **options})
+    """The device `name` as its config file composes it, with `options` changed."""
+    cfg = OmegaConf.create({**OmegaConf.to_container(compose_config([f"device={name}"])[0].device), **options})  # the schema checks it
     return get_registry().build("device", cfg, BuildContext())
 
 
@@ -96,7 +98,7 @@ def test_threads_through_the_pipeline(toy, restore_threads):
             ConfigError,
             "device.threads must be a positive integer (or null), got 0",
         ),
-        (["+device.index=1"], DeviceError, "device.index=1 means nothing on cpu; leave it null"),
+        (["+device.index=1"], ConfigError, "unknown config key 'device.index'; known: name, threads, workers, reuse_memory"),
         (["device=mlu"], DeviceError, "device=mlu requested but torch_mlu is not installed"),
     ],
 )
@@ -283,7 +285,7 @@ class MallInfo2(ctypes.Structure):
 
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
-cfg = OmegaConf.create({"name": "cpu", "index": None, "threads": None, "reuse_memory": %s})
+cfg = OmegaConf.create({"name": "cpu", "threads": None, "workers": 1, "reuse_memory": %s})
 get_registry().build("device", cfg, BuildContext()).prepare()
 block = torch.empty(64 * 2**20, dtype=torch.uint8)
 print(libc.mallinfo2().hblkhd)

@@ -24,7 +24,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from .engine import Engine, Piece
+from .engine import Engine
+from .results import Piece
 from .errors import ConfigError, SynthesisError
 from .pipeline import Pipeline, StageOutputs
 from .settings import job_settings

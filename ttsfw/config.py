@@ -55,22 +55,22 @@ _registered = False
 
 
 def register_with_hydra() -> None:
-    """Once per process, before any composition: make Hydra ask the ttsfw hooks for config
-    search paths, and store every schema in Hydra's ConfigStore (the primary config's as
-    ``schema_job``, each registered component's as ``schema_<kind>_<name>``: top-level names,
-    not a group, so that ``--help`` lists only what a user chooses)."""
+    """Before each composition: make Hydra ask the ttsfw hooks for config search paths (once
+    per process), and store every schema in Hydra's ConfigStore (again each time: a plugin may
+    have been registered since), the primary config's as ``schema_job`` and each registered
+    component's as ``schema_<kind>_<name>``: top-level names, not a group, so that ``--help``
+    lists only what a user chooses."""
     global _registered
-    if _registered:
-        return
+    if not _registered:
+        Plugins.instance().register(PluginSearchPath)
+        _registered = True
     from .plugins import get_registry
 
-    Plugins.instance().register(PluginSearchPath)
     store = ConfigStore.instance()
     store.store(name="schema_job", node=JobSettings)
     for kind, entries in get_registry().entries.items():
         for entry in {id(e): e for e in entries.values() if e.schema is not None}.values():
             store.store(name=f"schema_{kind}_{entry.name}", node=entry.schema)
-    _registered = True
 
 
 @contextlib.contextmanager

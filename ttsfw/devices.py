@@ -124,14 +124,8 @@ class CPUBackend(DeviceBackend):
 
     name = "cpu"
 
-    def __init__(
-        self,
-        index: int | None = None,
-        threads: int | None = None,
-        reuse_memory: bool = True,
-        workers: int = 1,
-    ):
-        super().__init__(index, threads)
+    def __init__(self, threads: int | None = None, reuse_memory: bool = True, workers: int = 1):
+        super().__init__(None, threads)
         if not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"device.workers must be a positive integer, got {workers!r}")
         self.reuse_memory = reuse_memory
@@ -142,8 +136,6 @@ class CPUBackend(DeviceBackend):
         return torch.device("cpu")
 
     def prepare(self) -> None:
-        if self.index not in (None, 0):
-            raise DeviceError(f"device.index={self.index} means nothing on cpu; leave it null")
         super().prepare()
         if self.reuse_memory:
             keep_freed_memory()
@@ -269,23 +261,21 @@ def pick_auto(index: int | None = None, threads: int | None = None, workers: int
         candidate = backend(index, threads)
         if candidate.is_available():
             return candidate
-    return CPUBackend(None, threads, workers=workers)
+    return CPUBackend(threads, workers=workers)
 
 
 def build_cpu(cfg: Any, context: Any) -> DeviceBackend:
-    """Factory for ``device: {name: cpu, threads: ..., reuse_memory: ...}``."""
-    return CPUBackend(
-        cfg.get("index"), cfg.get("threads"), bool(cfg.get("reuse_memory", True)), cfg.get("workers", 1)
-    )
+    """Factory for ``device: {name: cpu, threads: ..., workers: ..., reuse_memory: ...}``."""
+    return CPUBackend(cfg.threads, cfg.reuse_memory, cfg.workers)
 
 
 def build_cuda(cfg: Any, context: Any) -> DeviceBackend:
-    return CUDABackend(cfg.get("index"), cfg.get("threads"))
+    return CUDABackend(cfg.index, cfg.threads)
 
 
 def build_mlu(cfg: Any, context: Any) -> DeviceBackend:
-    return MLUBackend(cfg.get("index"), cfg.get("threads"))
+    return MLUBackend(cfg.index, cfg.threads)
 
 
 def build_auto(cfg: Any, context: Any) -> DeviceBackend:
-    return pick_auto(cfg.get("index"), cfg.get("threads"), cfg.get("workers", 1))
+    return pick_auto(cfg.index, cfg.threads, cfg.workers)

@@ -11,79 +11,20 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
 
 from .errors import InputError, TTSError
+from .results import AudioChunk, Failed, Piece, Spoken, Utterance
 from .segment import halve, split_sentences
 from .timing import StageTimer
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline, StageOutputs
     from .settings import JobSettings
-
-
-@dataclass
-class Utterance:
-    """One synthesised input line. `audio` is float32 (N,) in [-1, 1]."""
-
-    index: int
-    text: str
-    audio: np.ndarray
-    sample_rate: int
-    mel: torch.Tensor | None = None  # (n_mel, T_out), CPU
-    alignment: torch.Tensor | None = None  # (T_out / r, T_in): one row per decoder step, CPU
-    hit_max_decoder_steps: bool = False
-
-    @property
-    def seconds(self) -> float:
-        return len(self.audio) / self.sample_rate
-
-
-@dataclass
-class SynthesisResult:
-    """Utterances in input order, the sample rate, per-stage seconds and the texts left out
-    (0-based index -> reason; ``synthesize(..., on_error="skip")``)."""
-
-    utterances: list[Utterance]
-    sample_rate: int
-    timings: dict[str, float] = field(default_factory=dict)
-    skipped: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def audio(self) -> list[np.ndarray]:
-        return [u.audio for u in self.utterances]
-
-
-@dataclass
-class Piece:
-    """A sentence (or clause) of an input line, encoded: ids (T_in,). A line with nothing to
-    speak is one Piece of count 0 whose text is the reason."""
-
-    line: int
-    number: int
-    count: int
-    text: str
-    ids: torch.Tensor
-
-
-@dataclass
-class Spoken:
-    """One piece of an input line, synthesised."""
-
-    piece: Piece
-    utterance: Utterance
-
-
-@dataclass
-class Failed:
-    """An input line that cannot be spoken, and why; its other pieces are dropped."""
-
-    line: int
-    reason: str
 
 
 class Engine:
@@ -172,6 +113,57 @@ class Engine:
                 results[i] = self._utterance(pieces[i], batch, row, depth)
         return results
 
+    def stream_lines(self, lines: list[str], todo: list[int]) -> Iterator[AudioChunk | Failed]:
+        """The lines numbered `todo` spoken while they are decoded: each line's chunks in order
+        (its sentences one after another, the pause between them), or a Failed once one of its
+        pieces fails. The checks are `speak`'s; a cut at max_decoder_steps is reported, not
+        retried: its audio has already gone out."""
+        for line in todo:
+            for piece in self._pieces(lines, [line]):
+                if not piece.count:
+                    yield Failed(line, piece.text)
+                    break
+                failure = yield from self._stream_piece(piece)
+                if failure is not None:
+                    yield Failed(line, failure)
+                    break
+
+    def _stream_piece(self, piece: Piece) -> Iterator[AudioChunk]:
+        """One piece's chunks (after the pause, if it is not its line's first); returns why it
+        failed, or None."""
+        rate, last = self.pipeline.sample_rate, piece.number == piece.count - 1
+        pending, frames = (self.pause if piece.number else self.pause[:0]), 0
+        lengths = torch.tensor([len(piece.ids)])
+        stream = self.pipeline.stream_batch(piece.ids[None], lengths, self.generator, self.timer)
+        try:
+            for event in stream:
+                if not event.mel_finite:
+                    return "the acoustic model produced NaN or Inf in the mel"
+                if not np.isfinite(event.audio).all():
+                    stage = "vocoder" if self.pipeline.denoiser is None else "vocoder or denoiser"
+                    return f"the {stage} produced NaN or Inf in the audio"
+                frames += len(event.audio)
+                if event.final and not frames:
+                    return f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
+                if event.hit_max_steps:
+                    warnings.warn(f"{self._cut(piece)}; {CUT_OFF}", stacklevel=2)
+                audio = np.concatenate([pending, event.audio]) if len(pending) else event.audio
+                pending = self.pause[:0]
+                if len(audio) or event.final:
+                    yield AudioChunk(piece.line, piece.number, audio, rate, event.final and last)
+        except TTSError:
+            raise
+        except Exception as exc:
+            return f"synthesis failed: {type(exc).__name__}: {exc}"
+        finally:
+            stream.close()
+        return None
+
+    def _cut(self, piece: Piece) -> str:
+        limit = self.pipeline.cfg.acoustic.get("max_decoder_steps")
+        where = f"line {piece.line + 1}, sentence {piece.number + 1} ({_preview(piece.text)})"
+        return f"{where} reached acoustic.max_decoder_steps={limit}"
+
     def _utterance(self, piece: Piece, batch: "StageOutputs", row: int, depth: int) -> Utterance | str:
         frames = int(batch.mel_lengths[row])
         if frames == 0:
@@ -202,12 +194,10 @@ class Engine:
 
     def _handle_max_steps(self, piece: Piece, utterance: Utterance, depth: int) -> Utterance | str:
         """A piece cut at max_decoder_steps: retry it in halves, warn, or stop (on_max_steps)."""
-        limit = self.pipeline.cfg.acoustic.get("max_decoder_steps")
-        where = f"line {piece.line + 1}, sentence {piece.number + 1} ({_preview(piece.text)})"
         policy = self.options.on_max_steps
         if policy == "error":
             raise InputError(
-                f"{where} reached acoustic.max_decoder_steps={limit}: its speech would be cut off; "
+                f"{self._cut(piece)}: its speech would be cut off; "
                 "shorten it, raise acoustic.max_decoder_steps, or set on_max_steps=retry_split"
             )
         halves = (
@@ -236,11 +226,7 @@ class Engine:
                     alignment=None,
                     hit_max_decoder_steps=any(p.hit_max_decoder_steps for p in spoken),
                 )
-        warnings.warn(
-            f"{where} reached acoustic.max_decoder_steps={limit}; its speech is cut off there "
-            "(raise acoustic.max_decoder_steps, or shorten the sentence)",
-            stacklevel=2,
-        )
+        warnings.warn(f"{self._cut(piece)}; {CUT_OFF}", stacklevel=2)
         return utterance
 
     def _pieces(self, lines: list[str], todo: list[int]) -> Iterator[Piece]:
@@ -266,6 +252,7 @@ class Engine:
 
 
 MAX_SPLIT_DEPTH = 3
+CUT_OFF = "its speech is cut off there (raise acoustic.max_decoder_steps, or shorten the sentence)"
 
 
 def _preview(text: str, limit: int = 40) -> str:

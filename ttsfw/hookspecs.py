@@ -67,7 +67,7 @@ def ttsfw_config_search_path():
 
 @hookspec
 def ttsfw_before_write(utterance, pipeline):
-    """Called with each synthesised :class:`ttsfw.engine.Utterance` (one sentence of an input
+    """Called with each synthesised :class:`ttsfw.results.Utterance` (one sentence of an input
     line when long lines are split) before its audio is written; may replace
     ``utterance.audio`` (post-processing). ``pipeline.cfg`` is the composed config, where a
     plugin reads its own settings (``++my_plugin.gain=0.5``)."""

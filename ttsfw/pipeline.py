@@ -11,19 +11,21 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 from omegaconf import DictConfig
 
 from .config import compose_config
-from .engine import Engine, SynthesisResult, Utterance
+from .engine import Engine
+from .results import AudioChunk, Failed, SynthesisResult, Utterance
 from .errors import ConfigError, InputError, SynthesisError
 from .plugins import get_registry
 from .precision import Precision
 from .registry import BuildContext
 from .settings import job_settings
 from .stages import MaxDecoderStepsWarning
+from .streaming import RowAudio, StreamingVocoder
 from .timing import StageTimer
 
 
@@ -109,6 +111,44 @@ class Pipeline:
             else:
                 skipped[result.line] = result.reason
         return SynthesisResult(utterances, self.sample_rate, timer.as_dict(), skipped)
+
+    def stream(self, texts: str | list[str], on_error: str = "raise") -> Iterator[AudioChunk]:
+        """Speak as `synthesize` does, yielding audio while it is decoded: each text's chunks
+        in order (``chunk.line`` = its index), the first after about 8 mel frames. Cuts at
+        max_decoder_steps are warned about, not retried. A text that cannot be spoken raises
+        SynthesisError (``on_error="raise"``, after its earlier chunks) or is skipped. Closing
+        the iterator stops the decoder."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise InputError("no text to speak: the input is empty")
+        engine = Engine(self, job_settings(self.cfg), StageTimer(self.device))
+        for event in engine.stream_lines(texts, list(range(len(texts)))):
+            if isinstance(event, Failed) and on_error == "raise":
+                raise SynthesisError(f"text {event.line + 1} cannot be spoken: {event.reason}")
+            if isinstance(event, AudioChunk):
+                yield event
+
+    @torch.inference_mode()
+    def stream_batch(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None, timer: StageTimer
+    ) -> Iterator[RowAudio]:
+        """`run_batch` while the acoustic model decodes: each row's audio in order, rows
+        interleaved, as soon as the vocoder's context of it is known (`streaming.py`)."""
+        device = self.device.device
+        mels = self.acoustic.stream_mels(ids.to(device), lengths.to(device), generator=generator)
+        vocoder = StreamingVocoder(self.vocoder, self.denoiser, len(ids), generator)
+        try:
+            while True:
+                with self.device.autocast(self.cfg.precision):
+                    with timer.stage("acoustic"), self.device.stage("acoustic"):
+                        chunk = next(mels, None)
+                    if chunk is None:
+                        return
+                    with timer.stage("vocoder"), self.device.stage("vocoder"):
+                        ready = list(vocoder.push(chunk))
+                yield from ready
+        finally:
+            mels.close()
 
     def encode_each(self, texts: list[str]) -> list[torch.Tensor]:
         """Symbol ids (T_in,) of every text, unpadded."""

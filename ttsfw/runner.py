@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from .audio_io import AudioStream, OutputError, check_format, check_writable, os_problem, read_texts
-from .engine import Engine, Failed, Piece, Spoken, Utterance
+from .engine import Engine
+from .results import Failed, Piece, Spoken, Utterance
 from .pipeline import Pipeline
 from .plugins import get_plugin_manager
 from .reporting import versions, write_json

@@ -72,17 +72,32 @@ class JobSettings:
 
 
 def job_settings(cfg: DictConfig) -> JobSettings:
-    """The composed config as a checked `JobSettings` (stage nodes as their own schemas)."""
-    return typed(JobSettings, cfg, "")
+    """The composed config as a checked `JobSettings` (stage nodes as their own schemas).
+    Top-level keys it does not know are left alone: a plugin may keep its own settings there
+    (``++myplugin.gain=0.5``, read by its hooks)."""
+    known = [field.name for field in dataclasses.fields(JobSettings)]
+    return typed(JobSettings, OmegaConf.masked_copy(cfg, [key for key in known if key in cfg]), "")
 
 
 def typed(schema: type, node: Any, where: str) -> Any:
     """`node` validated against the dataclass `schema` and made into an instance of it; a wrong
     type, an unknown or a missing key is one ConfigError naming ``where.key``."""
+    known = [field.name for field in dataclasses.fields(schema)]
+    for key in node:  # a key added with +key= is not refused by the merge
+        if key not in known:
+            raise unknown_key(f"{where}.{key}" if where else str(key), known)
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), node))
     except OmegaConfBaseException as exc:
         raise config_error(exc, where) from None
+
+
+def unknown_key(key: str, known: list[str]) -> ConfigError:
+    """``unknown config key 'vocoder.n_itre'; did you mean 'vocoder.n_iter'?`` (else the known keys)."""
+    parent, _, name = key.rpartition(".")
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean '{parent}.{close[0]}'?".replace("'.", "'") if close else f"known: {', '.join(known)}"
+    return ConfigError(f"unknown config key '{key}'; {hint}")
 
 
 def config_error(exc: BaseException, where: str = "") -> ConfigError:
@@ -96,11 +111,7 @@ def config_error(exc: BaseException, where: str = "") -> ConfigError:
     key = ".".join(part for part in (where, str(getattr(cause, "full_key", None) or "")) if part)
     schema = getattr(cause, "object_type", None)
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and dataclasses.is_dataclass(schema):
-        known = [field.name for field in dataclasses.fields(schema)]
-        parent, _, name = key.rpartition(".")
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-        hint = f"did you mean '{parent}.{close[0]}'?".replace("'.", "'") if close else f"known: {', '.join(known)}"
-        return ConfigError(f"unknown config key '{key}'; {hint}")
+        return unknown_key(key, [field.name for field in dataclasses.fields(schema)])
     message = str(getattr(cause, "msg", None) or cause).splitlines()[0]
     return ConfigError(f"{key}: {message}" if key else f"invalid configuration: {message}")
 

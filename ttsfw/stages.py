@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -73,6 +73,19 @@ class MelBatch:
     hit_max_steps: list[int] = field(default_factory=list)  # rows cut at a step limit
 
 
+@dataclass
+class MelChunk:
+    """Frames ``[start, start + n)`` of every row of a batch being decoded (`stream_mels`),
+    rows in the caller's order. A row's frames at or past its length are not its speech."""
+
+    mel: torch.Tensor  # (B, n_mel, n) natural-log magnitudes, final values
+    start: int
+    #: (B,) int: each row's length once it has stopped (its frames are all known), else -1
+    lengths: torch.Tensor
+    done: bool  # the decoder has stopped: this is the last chunk and every length is known
+    hit_max_steps: list[int] = field(default_factory=list)  # with done: rows cut at a step limit
+
+
 class AcousticModel(nn.Module, ABC):
     """Symbol ids -> mel spectrogram. Sets ``n_mel_channels`` (and ``sample_rate`` and
     ``hop_length`` where its mels are tied to them): the pipeline checks them against the
@@ -87,6 +100,15 @@ class AcousticModel(nn.Module, ABC):
         The default is for a model without one; a model with a step limit overrides it."""
         mel, mel_lengths, alignments = self.infer(ids, lengths, generator=generator)
         return MelBatch(mel, mel_lengths, alignments)
+
+    def stream_mels(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> Iterator[MelChunk]:
+        """`mels` as it is being made: final frames as soon as they are known, the same values
+        (and random draws) as `mels`. The default is one chunk at the end; an autoregressive
+        model overrides it. Closing the iterator stops the model."""
+        batch = self.mels(ids, lengths, generator)
+        yield MelChunk(batch.mel, 0, batch.lengths, True, batch.hit_max_steps)
 
     def formats(self) -> dict[str, str]:
         """What this model computes in, by part (``context.precision`` decided it at build)."""
@@ -108,6 +130,11 @@ class Vocoder(nn.Module, ABC):
     n_mel_channels: int
     sample_rate: int
     hop_length: int
+    #: (left, right) mel frames an output frame depends on: a stream vocodes frames [a, b)
+    #: from mel [a - left, b + right) and keeps [a, b). None: not known, a stream vocodes each
+    #: sentence whole. An exact vocoder gives its receptive field; an iterative one (Griffin-Lim)
+    #: the context that keeps its seams inaudible.
+    context_frames: tuple[int, int] | None = None
 
     def formats(self) -> dict[str, str]:
         """What this vocoder computes in, by part (``context.precision`` decided it at build)."""
@@ -121,6 +148,9 @@ class Vocoder(nn.Module, ABC):
 
 class Denoiser(nn.Module, ABC):
     """Waveform -> waveform, built from a vocoder."""
+
+    #: (left, right) mel frames of audio an output sample depends on (as `Vocoder`'s)
+    context_frames: tuple[int, int] | None = None
 
     @abstractmethod
     def forward(self, audio: torch.Tensor, strength: float | None = None) -> torch.Tensor:

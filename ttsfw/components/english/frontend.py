@@ -153,10 +153,5 @@ def _describe(item: str) -> str:
 
 
 def build_english_frontend(cfg: Any, context: BuildContext) -> EnglishFrontend:
-    """Factory: the ``frontend:`` config node (``conf/frontend/english.yaml``) -> frontend."""
-    options = {key: cfg.get(key, default) for key, default in
-               [("transliterator", "unidecode"), ("strict", False), ("reference_quirks", False)]}
-    for key in ("strict", "reference_quirks"):
-        if not isinstance(options[key], bool):
-            raise ConfigError(f"frontend.{key} must be true or false, got {options[key]!r}")
-    return EnglishFrontend(**options)
+    """Factory: the ``frontend:`` config node (checked by `EnglishSettings`) -> frontend."""
+    return EnglishFrontend(cfg.transliterator, cfg.strict, cfg.reference_quirks)

@@ -53,6 +53,14 @@ class GriffinLim(Vocoder):
         )
         self.register_buffer("window", torch.hann_window(win_length), persistent=False)
 
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """Not a receptive field (the iterations spread phase over the whole window): the
+        context that keeps a stream's seams within the bound docs/streaming.md states, two
+        STFT windows to each side."""
+        reach = 2 * -(-self.n_fft // self.hop_length)
+        return reach, reach
+
     def magnitudes(self, mel: torch.Tensor) -> torch.Tensor:
         """log-mel (B, n_mel, T) -> linear magnitudes (B, n_fft // 2 + 1, T), >= 0."""
         return (self.inverse_basis @ mel.float().exp()).clamp(min=1e-10) ** self.power

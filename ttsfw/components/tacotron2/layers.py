@@ -486,6 +486,11 @@ class Postnet(nn.Module):
             for c_in, c_out, gain in zip(channels[:-1], channels[1:], gains)
         )
 
+    @property
+    def context_frames(self) -> int:
+        """Frames on each side an output frame depends on: (kernel - 1) / 2 per convolution."""
+        return sum((conv[0].conv.kernel_size[0] - 1) // 2 for conv in self.convolutions)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for conv in self.convolutions[:-1]:
             x = torch.tanh(conv(x))

@@ -15,15 +15,16 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ...errors import ConfigError, InputError
-from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch
+from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch, MelChunk
 from .layers import Decoder, Encoder, Postnet
+from .stream import stream_mels
 
 #: options that change how the model decodes, not its weights (`load_tacotron2` takes them from
 #: the caller, else from the file as torch.hub does; the pipeline from the ttsfw config)
@@ -175,14 +176,8 @@ class Tacotron2(AcousticModel):
         from as DLE's ``infer`` does. `prenet_dropout` switches dropout for this call (None: the
         model's own setting, ``config.prenet_dropout`` at load; off makes the mel deterministic).
         """
-        self._check_inputs(ids, lengths)
-        lengths = lengths.to(ids.device)
-        order = torch.argsort(lengths, descending=True, stable=True)
-        restore = torch.argsort(order)
-        lengths = lengths[order]
-        width = int(lengths[0])
-        memory = self.encoder(self.embedding(ids[order, :width]).transpose(1, 2), lengths)
-        pad_mask = torch.arange(width, device=ids.device) >= lengths.unsqueeze(1)
+        memory, pad_mask, restore = self.encode(ids, lengths)
+        width = memory.size(1)
         c = self.config
         out = self.decoder(
             memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping, generator,
@@ -205,6 +200,28 @@ class Tacotron2(AcousticModel):
             encoder_outputs=F.pad(memory, (0, 0, 0, extra))[restore],
             hit_max_steps=hit,
         )
+
+    def encode(
+        self, ids: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ids (B, T_in), lengths (B,) -> memory (B, T, E) and pad_mask (B, T) of the rows
+        sorted longest first (T = the longest length), and `restore`, the indices that put
+        sorted rows back in the caller's order."""
+        self._check_inputs(ids, lengths)
+        lengths = lengths.to(ids.device)
+        order = torch.argsort(lengths, descending=True, stable=True)
+        lengths = lengths[order]
+        width = int(lengths[0])
+        memory = self.encoder(self.embedding(ids[order, :width]).transpose(1, 2), lengths)
+        pad_mask = torch.arange(width, device=ids.device) >= lengths.unsqueeze(1)
+        return memory, pad_mask, torch.argsort(order)
+
+    def stream_mels(
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+    ) -> Iterator[MelChunk]:
+        """`mels` while the decoder runs: postnet frames as soon as their lookahead is decoded
+        (`stream.py`), the same values and prenet draws as `mels`."""
+        return stream_mels(self, ids, lengths, generator)
 
     def infer(
         self,

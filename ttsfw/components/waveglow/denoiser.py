@@ -40,6 +40,7 @@ class WaveGlowDenoiser(Denoiser):
         if mode not in MODES:
             raise ConfigError(f"denoiser mode must be 'zeros' or 'normal', got {mode!r}")
         self.strength = strength
+        self.hop_length = vocoder.hop_length  # of the audio it denoises: its stream context is in frames
         weight = vocoder.upsample.weight
         self.stft = STFT(filter_length, filter_length // n_overlap, win_length).to(weight.device)
         draw = torch.zeros if mode == "zeros" else torch.randn
@@ -48,6 +49,13 @@ class WaveGlowDenoiser(Denoiser):
             bias_audio = vocoder.infer(mel, sigma=0.0).float()
             bias_spec, _ = self.stft.transform(bias_audio)
         self.register_buffer("bias_spec", bias_spec[:, :, :1])
+
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """An output sample depends on the STFT frames over it, each filter_length wide: a
+        filter_length of audio to each side, in mel frames of the vocoder's hop."""
+        reach = -(-self.stft.filter_length // self.hop_length)
+        return reach, reach
 
     def forward(self, audio: torch.Tensor, strength: float | None = None) -> torch.Tensor:
         """audio (B, N), N a multiple of the hop (256) -> denoised float audio (B, N).

@@ -235,6 +235,18 @@ class WaveGlow(Vocoder):
                 WN(n_remaining // 2, n_cond, config.n_layers, config.n_channels, config.kernel_size)
             )
 
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """The receptive field in mel frames (`Vocoder.context_frames`): each flow's WN reaches
+        (kernel - 1) / 2 * (2^n_layers - 1) grouped samples to each side (hop / n_group of them
+        per frame), the flows one after another; the upsampling conv reaches (kernel - 1) // hop
+        frames back."""
+        c = self.config
+        per_frame = self.hop_length // c.n_group
+        reach = c.n_flows * (c.kernel_size - 1) // 2 * (2**c.n_layers - 1)
+        back = (self.upsample_kernel - 1) // self.hop_length
+        return -(-reach // per_frame) + back, (reach + per_frame - 1) // per_frame
+
     def has_early_output(self, k: int) -> bool:
         """Whether flow k splits off n_early_size channels (its noise enters after it, in infer)."""
         return k > 0 and k % self.config.n_early_every == 0

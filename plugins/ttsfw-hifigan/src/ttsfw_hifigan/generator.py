@@ -65,6 +65,11 @@ class ResBlock2(nn.Module):
 RESBLOCKS: dict[str, type[nn.Module]] = {"1": ResBlock1, "2": ResBlock2}
 
 
+def _reach(conv: nn.Conv1d) -> float:
+    """Samples a 'same'-padded conv reaches to each side: (kernel - 1) * dilation / 2."""
+    return (conv.kernel_size[0] - 1) * conv.dilation[0] / 2
+
+
 class Generator(Vocoder):
     """Mel (B, 80, T) -> audio (B, 1, T * prod(upsample_rates)) in [-1, 1].
 
@@ -107,6 +112,24 @@ class Generator(Vocoder):
             for k, d in zip(resblock_kernel_sizes, resblock_dilation_sizes)
         )
         self.conv_post = nn.Conv1d(channels[-1], 1, 7, padding=3)
+
+    @property
+    def context_frames(self) -> tuple[int, int]:
+        """The receptive field in mel frames (`Vocoder.context_frames`), from the layers: a
+        conv of kernel k and dilation d reaches (k - 1) * d / 2 samples to each side at its
+        rate, a transposed conv (k, stride u, padding p) (k - 1 - p) / u input samples back and
+        p / u ahead; resblocks in one stage run side by side (the widest counts), stages one
+        after another."""
+        back = ahead = _reach(self.conv_pre)  # in frames: conv_pre runs at one sample per frame
+        rate = 1
+        for i, up in enumerate(self.ups):
+            (k,), (u,), (p,) = up.kernel_size, up.stride, up.padding
+            back, ahead, rate = back + (k - 1 - p) / (u * rate), ahead + p / (u * rate), rate * u
+            mrf = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
+            reach = max(sum(_reach(c) for c in block.modules() if isinstance(c, nn.Conv1d)) for block in mrf)
+            back, ahead = back + reach / rate, ahead + reach / rate
+        post = _reach(self.conv_post) / rate
+        return math.ceil(back + post), math.ceil(ahead + post)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = self.conv_pre(mel)

@@ -1,0 +1,193 @@
+"""Streaming: audio while the decoder runs equals the audio of one call; each stage's context is
+its receptive field, worked out from its layers and checked here against the layers themselves."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ttsfw import Pipeline
+from ttsfw.components.tacotron2.layers import Decoder, Postnet
+from ttsfw.components.waveglow.load import load_waveglow
+from ttsfw.components.waveglow.model import WaveGlow, WaveGlowConfig
+from ttsfw.segment import split_sentences
+from ttsfw.streaming import StreamingVocoder
+from ttsfw.stages import MelChunk
+from ttsfw.timing import StageTimer
+
+PLUGIN_SRC = Path(__file__).resolve().parents[1] / "plugins" / "ttsfw-hifigan" / "src"
+if str(PLUGIN_SRC) not in sys.path:
+    sys.path.insert(0, str(PLUGIN_SRC))
+from ttsfw_hifigan.generator import Generator  # noqa: E402
+from test_hifigan import hifigan  # noqa: E402,F401 (fixture)
+
+AUDIO_TOLERANCE = 1e-4  # ../shared/golden/README.md: audio
+SENTENCE = "The forms of printed letters should be beautiful, and that their arrangement on the page should be reasonable."
+SMALL_HIFIGAN = ["vocoder=hifigan_v2", "vocoder.checkpoint=random", "vocoder.upsample_initial_channel=16"]
+
+
+def golden_voice(golden, *overrides: str) -> Pipeline:
+    """The golden Tacotron2 (real weights: rows stop on their own) with a small HiFi-GAN."""
+    return Pipeline.from_overrides([
+        f"acoustic.checkpoint={golden / 'tacotron2' / 'ckpt_dle.pt'}", "acoustic.max_decoder_steps=200",
+        *SMALL_HIFIGAN, "device.threads=1", "~voice", *overrides,
+    ])
+
+
+def influence(stage, channels: int, frames: int, hop: int) -> tuple[int, int]:
+    """How many frames before and after an input frame its change reaches, measured: the
+    output span that moves when frame `frames // 2` of a random input moves."""
+    torch.manual_seed(0)
+    x = torch.randn(1, channels, frames)
+    moved = x.clone()
+    moved[:, :, frames // 2] += 1.0
+    with torch.no_grad():
+        change = (stage(moved) - stage(x)).abs()
+        changed = change.reshape(-1, change.shape[-1]).amax(0) > 0  # per output sample
+    samples = changed.nonzero().flatten()
+    first, last = int(samples[0]) // hop, int(samples[-1]) // hop
+    return frames // 2 - first, last - frames // 2
+
+
+def test_the_postnet_context_is_its_receptive_field():
+    postnet = Postnet(80, 16, 5, 5).eval()
+    assert postnet.context_frames == 10
+    assert influence(postnet, 80, 41, 1) == (10, 10)  # exactly: a frame moves 10 to each side
+
+
+@pytest.mark.parametrize("variant", ["v1", "v3"])
+def test_the_hifigan_context_covers_its_receptive_field(variant):
+    layers = {
+        "v1": dict(resblock="1", upsample_rates=[8, 8, 2, 2], upsample_kernel_sizes=[16, 16, 4, 4],
+                   resblock_kernel_sizes=[3, 7, 11], resblock_dilation_sizes=[[1, 3, 5]] * 3),
+        "v3": dict(resblock="2", upsample_rates=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8],
+                   resblock_kernel_sizes=[3, 5, 7], resblock_dilation_sizes=[[1, 2], [2, 6], [3, 12]]),
+    }[variant]
+    generator = Generator(**layers, upsample_initial_channel=16).eval()
+    left, right = generator.context_frames
+    # an output frame depends on `reach_back` frames before it and `reach_ahead` after it
+    reach_ahead, reach_back = influence(generator, 80, 64, 256)
+    assert reach_back <= left <= reach_back + 2 and reach_ahead <= right <= reach_ahead + 2
+
+
+def test_the_waveglow_context_covers_its_receptive_field():
+    model = WaveGlow(WaveGlowConfig(n_flows=4, n_group=8, n_early_every=2, n_layers=3, n_channels=8), sigma=0.0)
+    for wn in model.WN:  # the reference starts each WN's last conv at zero: the mel would not matter
+        torch.nn.init.normal_(wn.end.weight, std=0.1)
+    left, right = model.context_frames
+    reach_ahead, reach_back = influence(lambda mel: model.infer(mel, sigma=0.0), 80, 48, 256)
+    assert reach_back <= left <= reach_back + 1 and reach_ahead <= right <= reach_ahead + 1
+
+
+def test_a_stream_equals_the_whole_synthesis(golden, hifigan):
+    tts = golden_voice(golden, "seed=7", "max_chars=200")  # prenet dropout on: drawn as synthesis does
+    whole = tts.synthesize([SENTENCE]).audio[0]
+    chunks = list(tts.stream(SENTENCE))
+    assert len(chunks) >= 3 and [c.final for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    np.testing.assert_allclose(np.concatenate([c.audio for c in chunks]), whole, atol=AUDIO_TOLERANCE, rtol=0)
+    assert len(chunks[0].audio) < len(whole) / 2  # audio starts long before the end
+
+
+def test_batch_rows_that_stop_at_different_steps_stream_their_own_audio(golden, hifigan):
+    tts = golden_voice(golden, "acoustic.prenet_dropout=false")
+    texts = ["A long sentence that takes a good many decoder steps to say.", "Short.", "Middling, this one."]
+    encoded = tts.encode_each(texts)
+    ids = torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True)
+    lengths = torch.tensor([len(e) for e in encoded])
+    batch = tts.run_batch(ids, lengths, None, StageTimer(tts.device))
+    rows: dict[int, list[np.ndarray]] = {0: [], 1: [], 2: []}
+    ends = []
+    for event in tts.stream_batch(ids, lengths, None, StageTimer(tts.device)):
+        assert event.row not in ends  # nothing after a row's final chunk
+        rows[event.row].append(event.audio)
+        if event.final:
+            ends.append(event.row)
+    assert sorted(ends) == [0, 1, 2] and ends[0] != 0  # a short row ends while the long one decodes
+    for row, pieces in rows.items():
+        expected = batch.audio[row, : int(batch.mel_lengths[row]) * 256].numpy()
+        np.testing.assert_allclose(np.concatenate(pieces), expected, atol=AUDIO_TOLERANCE, rtol=0)
+
+
+def test_waveglow_streams_exactly_with_the_same_noise(golden):
+    vocoder = load_waveglow(golden / "waveglow" / "ckpt_dle.pt")
+    torch.manual_seed(3)
+    mel = torch.randn(2, 80, 150) * 0.5 - 5
+    noise = [torch.randn(shape) for shape in vocoder.noise_shapes(2, 150)]
+    with torch.no_grad():
+        whole = vocoder.infer(mel, noise=noise)
+        stream = StreamingVocoder(vocoder, None, 2, None, noise=noise)
+        lengths = torch.tensor([150, 90])
+        pieces: dict[int, list[np.ndarray]] = {0: [], 1: []}
+        for start in range(0, 150, 30):
+            done = start + 30 >= 150
+            chunk = MelChunk(mel[:, :, start : start + 30], start, torch.where(lengths <= start + 30, lengths, -1), done)
+            for event in stream.push(chunk):
+                pieces[event.row].append(event.audio)
+    for row, length in enumerate(lengths.tolist()):
+        np.testing.assert_allclose(np.concatenate(pieces[row]), whole[row, : length * 256].numpy(), atol=AUDIO_TOLERANCE, rtol=0)
+
+
+def test_long_text_streams_sentence_by_sentence_as_synthesis_speaks_it(golden, hifigan):
+    tts = golden_voice(golden, "acoustic.prenet_dropout=false", "max_chars=40", "on_max_steps=warn")
+    text = "The first sentence is here. Then a second one, which is a little longer. And a third."
+    whole = tts.synthesize([text]).audio[0]
+    chunks = list(tts.stream(text))
+    assert sorted({c.piece for c in chunks}) == list(range(len(split_sentences(text, 40)))) == [0, 1, 2, 3]
+    np.testing.assert_allclose(np.concatenate([c.audio for c in chunks]), whole, atol=AUDIO_TOLERANCE, rtol=0)
+
+
+def test_closing_the_stream_stops_the_decoder(golden, hifigan, monkeypatch):
+    tts = golden_voice(golden, "max_chars=200")
+    decoded = []
+    steps = Decoder.steps
+
+    def counted(self, *args, **kwargs):
+        for step in steps(self, *args, **kwargs):
+            decoded.append(1)
+            yield step
+
+    monkeypatch.setattr(Decoder, "steps", counted)
+    whole = len(list(tts.stream(SENTENCE)))
+    total = len(decoded)
+    decoded.clear()
+    stream = tts.stream(SENTENCE)
+    next(stream)
+    stream.close()
+    assert whole > 1 and 0 < len(decoded) < total
+
+
+def test_griffin_lim_chunks_stay_within_the_stated_bound(golden):
+    """Griffin-Lim is iterative over its whole input: a stream's chunks are not its one-call
+    audio. What holds: the stream's spectrogram is as close to the target as one call's."""
+    tts = Pipeline.from_overrides([
+        f"acoustic.checkpoint={golden / 'tacotron2' / 'ckpt_dle.pt'}", "acoustic.max_decoder_steps=200",
+        "vocoder=griffinlim", "acoustic.prenet_dropout=false", "device.threads=1", "~voice",
+    ])
+    text = "The quick brown fox jumps over the lazy dog."
+    utterance = tts.synthesize([text]).utterances[0]
+    streamed = np.concatenate([c.audio for c in tts.stream(text)])
+    assert len(streamed) == len(utterance.audio)
+    target = tts.vocoder.magnitudes(utterance.mel[None])[0]
+
+    def spectral_convergence(audio: np.ndarray) -> float:
+        spec = torch.stft(torch.from_numpy(audio), 1024, 256, window=torch.hann_window(1024), return_complex=True).abs()
+        spec = spec[:, : target.shape[1]]
+        return float(torch.linalg.norm(spec - target) / torch.linalg.norm(target))
+
+    assert spectral_convergence(streamed) <= 1.15 * spectral_convergence(utterance.audio)
+
+
+def test_a_model_without_a_stream_of_its_own_streams_at_the_end(toy):
+    from test_faults import TOY
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tts = Pipeline.from_overrides(TOY)
+    chunks = list(tts.stream(["first line", "second"]))
+    assert [(c.line, c.final) for c in chunks] == [(0, True), (1, True)]
+    assert len(chunks[0].audio) == len("first line") * 2 * 256
