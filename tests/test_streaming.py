@@ -191,3 +191,23 @@ def test_a_model_without_a_stream_of_its_own_streams_at_the_end(toy):
     chunks = list(tts.stream(["first line", "second"]))
     assert [(c.line, c.final) for c in chunks] == [(0, True), (1, True)]
     assert len(chunks[0].audio) == len("first line") * 2 * 256
+
+
+def test_a_batch_of_pieces_streams_each_its_own_and_a_cancelled_piece_gets_nothing_more(golden, hifigan):
+    from ttsfw.engine import Engine
+    from ttsfw.results import Piece
+    from ttsfw.settings import job_settings
+
+    tts = golden_voice(golden, "acoustic.prenet_dropout=false", "max_chars=200")
+    texts = [SENTENCE, "Printing, in the only sense with which we are at present concerned."]
+    pieces = [Piece(i, 0, 1, text, ids) for i, (text, ids) in enumerate(zip(texts, tts.encode_each(texts)))]
+    engine = Engine(tts, job_settings(tts.cfg), StageTimer(tts.device))
+    alone = {i: np.concatenate([c.audio for _, c in engine.stream_batch([p])]) for i, p in enumerate(pieces)}
+    cancelled: set[int] = set()
+    got: dict[int, list[np.ndarray]] = {0: [], 1: []}
+    for i, chunk in engine.stream_batch(pieces, cancelled):
+        got[i].append(chunk.audio)
+        if i == 1:
+            cancelled.add(1)  # its client went away after the first chunk
+    assert len(got[1]) == 1 and len(got[1][0]) < len(alone[1])
+    np.testing.assert_allclose(np.concatenate(got[0]), alone[0], atol=AUDIO_TOLERANCE, rtol=0)

@@ -25,6 +25,7 @@ from .timing import StageTimer
 if TYPE_CHECKING:
     from .pipeline import Pipeline, StageOutputs
     from .settings import JobSettings
+    from .streaming import RowAudio
 
 
 class Engine:
@@ -53,7 +54,7 @@ class Engine:
         """For the lines numbered `todo` (0-based, in order): a Spoken per piece, or one Failed
         for a line that cannot be spoken (after any of its pieces that came first)."""
         failed: set[int] = set()
-        pieces = self._pieces(lines, todo)
+        pieces = self.pieces(lines, todo)
         while window := list(itertools.islice(pieces, self.options.batch_size * self.WINDOW_BATCHES)):
             results = iter(self.speak([p for p in window if p.count]))
             for piece in window:
@@ -119,44 +120,70 @@ class Engine:
         pieces fails. The checks are `speak`'s; a cut at max_decoder_steps is reported, not
         retried: its audio has already gone out."""
         for line in todo:
-            for piece in self._pieces(lines, [line]):
-                if not piece.count:
-                    yield Failed(line, piece.text)
-                    break
-                failure = yield from self._stream_piece(piece)
+            for piece in self.pieces(lines, [line]):
+                failure = None if piece.count else piece.text
+                for _, result in self.stream_batch([piece]) if piece.count else ():
+                    if isinstance(result, str):
+                        failure = result
+                        break
+                    yield result
                 if failure is not None:
                     yield Failed(line, failure)
                     break
 
-    def _stream_piece(self, piece: Piece) -> Iterator[AudioChunk]:
-        """One piece's chunks (after the pause, if it is not its line's first); returns why it
-        failed, or None."""
-        rate, last = self.pipeline.sample_rate, piece.number == piece.count - 1
-        pending, frames = (self.pause if piece.number else self.pause[:0]), 0
-        lengths = torch.tensor([len(piece.ids)])
-        stream = self.pipeline.stream_batch(piece.ids[None], lengths, self.generator, self.timer)
+    def stream_batch(
+        self, pieces: list[Piece], cancelled: set[int] | None = None
+    ) -> Iterator[tuple[int, AudioChunk | str]]:
+        """Pieces spoken as one batch while it is decoded: ``(i, chunk)``, the next chunk of
+        ``pieces[i]`` (in order; the pieces interleave), or ``(i, reason)`` once if it failed.
+        A piece that is not its line's first starts with the pause. Indices put in `cancelled`
+        get nothing more; when every piece has ended or is cancelled the decoder stops."""
+        cancelled = set() if cancelled is None else cancelled
+        pending = {i: self.pause if piece.number else self.pause[:0] for i, piece in enumerate(pieces)}
+        spoken, speaking = [0] * len(pieces), set(range(len(pieces)))
+        ids = torch.nn.utils.rnn.pad_sequence([piece.ids for piece in pieces], batch_first=True)
+        lengths = torch.tensor([len(piece.ids) for piece in pieces])
+        stream = self.pipeline.stream_batch(ids, lengths, self.generator, self.timer)
         try:
             for event in stream:
-                if not event.mel_finite:
-                    return "the acoustic model produced NaN or Inf in the mel"
-                if not np.isfinite(event.audio).all():
-                    stage = "vocoder" if self.pipeline.denoiser is None else "vocoder or denoiser"
-                    return f"the {stage} produced NaN or Inf in the audio"
-                frames += len(event.audio)
-                if event.final and not frames:
-                    return f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
-                if event.hit_max_steps:
-                    warnings.warn(f"{self._cut(piece)}; {CUT_OFF}", stacklevel=2)
-                audio = np.concatenate([pending, event.audio]) if len(pending) else event.audio
-                pending = self.pause[:0]
-                if len(audio) or event.final:
-                    yield AudioChunk(piece.line, piece.number, audio, rate, event.final and last)
+                i, piece = event.row, pieces[event.row]
+                if i not in speaking or i in cancelled:
+                    speaking.discard(i)
+                else:
+                    spoken[i] += len(event.audio)
+                    problem = self._stream_problem(piece, event, spoken[i])
+                    if problem is not None or event.final:
+                        speaking.discard(i)
+                    if problem is not None:
+                        yield i, problem
+                        continue
+                    audio = np.concatenate([pending[i], event.audio]) if len(pending[i]) else event.audio
+                    pending[i] = self.pause[:0]
+                    if len(audio) or event.final:
+                        last = event.final and piece.number == piece.count - 1
+                        yield i, AudioChunk(piece.line, piece.number, audio, self.pipeline.sample_rate, last)
+                if not speaking - cancelled:
+                    return
         except TTSError:
             raise
         except Exception as exc:
-            return f"synthesis failed: {type(exc).__name__}: {exc}"
+            for i in sorted(speaking - cancelled):
+                yield i, f"synthesis failed: {type(exc).__name__}: {exc}"
         finally:
             stream.close()
+
+    def _stream_problem(self, piece: Piece, event: "RowAudio", spoken: int) -> str | None:
+        """Why a streamed piece fails at this event (the checks of `_utterance`), or None; a
+        cut at max_decoder_steps is warned about."""
+        if not event.mel_finite:
+            return "the acoustic model produced NaN or Inf in the mel"
+        if not np.isfinite(event.audio).all():
+            stage = "vocoder" if self.pipeline.denoiser is None else "vocoder or denoiser"
+            return f"the {stage} produced NaN or Inf in the audio"
+        if event.final and not spoken:
+            return f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
+        if event.hit_max_steps:
+            warnings.warn(f"{self._cut(piece)}; {CUT_OFF}", stacklevel=3)
         return None
 
     def _cut(self, piece: Piece) -> str:
@@ -229,7 +256,7 @@ class Engine:
         warnings.warn(f"{self._cut(piece)}; {CUT_OFF}", stacklevel=2)
         return utterance
 
-    def _pieces(self, lines: list[str], todo: list[int]) -> Iterator[Piece]:
+    def pieces(self, lines: list[str], todo: list[int]) -> Iterator[Piece]:
         """Every line's pieces, encoded, in input order; a line with nothing speakable is
         yielded as a Piece of count 0 whose text is the reason."""
         for line in todo:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ...errors import ConfigError, InputError
+from ...errors import InputError
 from ...registry import BuildContext
 from ...stages import Frontend
 from .cleaners import normalize_ascii
