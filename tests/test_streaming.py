@@ -211,3 +211,35 @@ def test_a_batch_of_pieces_streams_each_its_own_and_a_cancelled_piece_gets_nothi
             cancelled.add(1)  # its client went away after the first chunk
     assert len(got[1]) == 1 and len(got[1][0]) < len(alone[1])
     np.testing.assert_allclose(np.concatenate(got[0]), alone[0], atol=AUDIO_TOLERANCE, rtol=0)
+
+
+def test_output_dash_streams_raw_pcm_to_stdout_and_nothing_else(plugin_venv, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    import soundfile as sf
+
+    from conftest import TOY
+
+    def ttsfw(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "TTSFW_PLUGINS": "toy"}
+        command = [plugin_venv.python, "-m", "ttsfw", "say", "First sentence. And a second one.", *TOY, *args]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, timeout=300)
+
+    assert ttsfw(f"hydra.run.dir={tmp_path / 'files'}").returncode == 0
+    streamed = ttsfw("output=-", f"hydra.run.dir={tmp_path / 'pcm'}")
+    assert streamed.returncode == 0, streamed.stderr
+    pcm = np.frombuffer(streamed.stdout, "<f4")
+    wav, rate = sf.read(tmp_path / "files" / "0001.wav", dtype="float32")
+    np.testing.assert_allclose(pcm, wav, atol=1 / 32768 + 1e-7)  # the file is 16-bit PCM
+    metrics = json.loads((tmp_path / "pcm" / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and metrics["audio_seconds"] * rate == len(pcm)
+    assert streamed.stderr.decode().strip().splitlines()[-1].startswith(
+        f"ttsfw: {len(pcm) / rate:.1f} s of audio streamed to stdout ({rate} Hz float32 mono), first audio after"
+    )
+    wrong = ttsfw("output=out.raw")
+    assert wrong.returncode == 1
+    assert wrong.stderr.decode().strip().splitlines()[-1] == (
+        "ttsfw: error: output must be null (files in the run dir) or - (raw PCM to stdout), got 'out.raw'"
+    )

@@ -21,6 +21,7 @@ from .plugins import get_plugin_manager
 from .reporting import versions, write_json
 from .settings import job_settings
 from .signals import interrupt_deferred, stopped_by_sigterm
+from .stdout_stream import stream_to_stdout
 from .timing import StageTimer
 
 
@@ -32,7 +33,10 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     Long lines are spoken sentence by sentence (``split``) and joined with ``pause`` seconds of
     silence. A line that cannot be spoken (blank, nothing speakable, a failed or non-finite
     synthesis) is skipped with a warning and listed with its reason in metrics.json; the run
-    goes on. With ``resume=true`` lines whose file exists are not spoken again."""
+    goes on. With ``resume=true`` lines whose file exists are not spoken again. ``output=-``
+    streams raw PCM to stdout instead (`stdout_stream.py`)."""
+    if cfg.output == "-":
+        return stream_to_stdout(cfg, choices, run_dir)
     options = job_settings(cfg)
     check_format(cfg.format)
     check_writable(run_dir)

@@ -53,6 +53,7 @@ class JobSettings:
     pause: float = MISSING
     on_max_steps: str = MISSING
     resume: bool = MISSING
+    output: Optional[str] = MISSING  # null: files in the run dir | "-": raw PCM on stdout
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -66,6 +67,10 @@ class JobSettings:
         if self.on_max_steps not in ON_MAX_STEPS:
             raise ConfigError(
                 f"on_max_steps must be one of {', '.join(ON_MAX_STEPS)}, got '{self.on_max_steps}'"
+            )
+        if self.output not in (None, "-"):
+            raise ConfigError(
+                f"output must be null (files in the run dir) or - (raw PCM to stdout), got {self.output!r}"
             )
         if self.progress not in ("auto", True, False):
             raise ConfigError(f"progress must be auto, true or false, got {self.progress!r}")
