@@ -272,3 +272,18 @@ def test_bench_reports_each_fast_mode_deviation_from_fp32(tmp_path):
         "quantize=int8": {"weights": "float32", "decoder steps": "int8"},
         "precision=bf16": {"weights": "float32", "decoder steps": "bf16"},
     }
+
+
+def test_a_stream_bench_reports_each_rows_time_to_first_audio_and_underruns(tmp_path, capsys):
+    acoustic = [o for o in TINY_REAL if o.startswith("acoustic.")]
+    never_stops = [*acoustic, "acoustic.gate_threshold=1.0", "acoustic.max_decoder_steps=60", "vocoder=griffinlim"]
+    metrics = run_bench(tmp_path, *never_stops, "mode.stream=true", "batch_size=2", "mode.warmup=0",
+                        "mode.num_iters=2", "mode.input_length=40")
+    report = json.loads((tmp_path / "bench.json").read_text())
+    its = report["iterations"]
+    assert report["stream"] is True and metrics["unspeakable_rows"] == 0
+    assert len(its["time_to_first_audio"]) == len(its["underruns"]) == 2 * 2  # one per row
+    assert all(ttfa > 0 for ttfa in its["time_to_first_audio"])
+    assert all(n >= 0 and n == int(n) for n in its["underruns"])
+    assert its["audio_seconds"] == pytest.approx([2 * 60 * 256 / 22050] * 2)
+    assert "time_to_first_audio" in capsys.readouterr().out

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from .engine import Engine
 from .results import Piece
+from .bench_stream import measure_stream_iteration
 from .errors import ConfigError, SynthesisError
 from .pipeline import Pipeline, StageOutputs
 from .settings import job_settings
@@ -126,9 +127,11 @@ def run_benchmark(
     warmup: int,
     num_iters: int,
     progress: bool = False,
+    stream: bool = False,
 ) -> tuple[dict[str, list[float]], str | None]:
-    """Run `warmup` + `num_iters` iterations; return each timed iteration's numbers by name,
-    and the last reason a row could not be spoken (None if every row was)."""
+    """Run `warmup` + `num_iters` iterations (`stream`: as streams, `bench_stream.py`); return
+    each timed iteration's numbers by name (per-row numbers one per row), and the last reason a
+    row could not be spoken (None if every row was)."""
     if num_iters < 1 or warmup < 0 or batch_size < 1:
         raise ConfigError(
             f"mode=bench needs mode.num_iters >= 1, mode.warmup >= 0 and batch_size >= 1; "
@@ -141,11 +144,12 @@ def run_benchmark(
     for iteration in tqdm(range(warmup + num_iters), unit="iter", disable=not progress):
         if iteration == warmup:
             pipeline.device.reset_peak_memory()
-        numbers, reason = measure_iteration(engine, [text] * batch_size)
+        measure = measure_stream_iteration if stream else measure_iteration
+        numbers, reason = measure(engine, [text] * batch_size)
         problem = reason or problem
         if iteration >= warmup:
             for name, value in numbers.items():
-                timed.setdefault(name, []).append(value)
+                timed.setdefault(name, []).extend(value if isinstance(value, list) else [value])
     return timed, problem
 
 
@@ -166,7 +170,8 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
     pipeline = Pipeline(cfg, choices)
     progress = cfg.progress is True or (cfg.progress == "auto" and sys.stderr.isatty())
     timed, problem = run_benchmark(
-        pipeline, text, int(cfg.batch_size), int(cfg.mode.warmup), int(cfg.mode.num_iters), progress
+        pipeline, text, int(cfg.batch_size), int(cfg.mode.warmup), int(cfg.mode.num_iters), progress,
+        cfg.mode.stream,
     )
     hits = timed.pop("hit_max_decoder_steps")
     unspeakable = timed.pop("unspeakable_rows")
@@ -174,6 +179,7 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
         "deviation_from_fp32": fp32_deviation(pipeline, text, cfg.precision),
         "status": "complete",
         "mode": "bench",
+        "stream": cfg.mode.stream,
         "choices": choices,
         "device": str(pipeline.device.device),
         "device_description": pipeline.device.describe(),

@@ -160,3 +160,4 @@ class BenchSettings:
     input_length: int = MISSING
     warmup: int = MISSING
     num_iters: int = MISSING
+    stream: bool = MISSING
