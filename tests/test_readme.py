@@ -87,7 +87,10 @@ def test_every_readme_command_runs_offline_or_says_what_it_needs(workdir, comman
         return
     assert result.returncode == 0, result.stdout + result.stderr
     speaks = re.search(r"\b(text=|say |input=)", line) and "mode=bench" not in line
-    if speaks:
+    if speaks and "output=-" in line:  # raw PCM on stdout, redirected to a file
+        pcm = work / re.search(r"> (\S+)", line).group(1)
+        assert pcm.stat().st_size > 0 and pcm.stat().st_size % 4 == 0, "no float32 samples on stdout"
+    elif speaks:
         assert audio_files(work) - before, "the command made no audio file"
     if "checkpoint=random" in line:
         assert re.search(r"^ttsfw: warning: \w+ has random weights \(checkpoint=random\): its output is "

@@ -179,7 +179,7 @@ def test_griffin_lim_chunks_stay_within_the_stated_bound(golden):
         spec = spec[:, : target.shape[1]]
         return float(torch.linalg.norm(spec - target) / torch.linalg.norm(target))
 
-    assert spectral_convergence(streamed) <= 1.15 * spectral_convergence(utterance.audio)
+    assert spectral_convergence(streamed) <= 1.05 * spectral_convergence(utterance.audio)  # measured: 1.002
 
 
 def test_a_model_without_a_stream_of_its_own_streams_at_the_end(toy):
