@@ -104,7 +104,7 @@ class Engine:
         self.timer = timer
         #: called with every batch's raw outputs (the benchmark counts DLE's padded samples)
         self.on_batch = on_batch
-        self.generator = pipeline.device.generator(pipeline.cfg.seed)
+        self.seed = pipeline.cfg.seed
         #: the silence between the pieces of one line, float32 (N,)
         self.pause = np.zeros(round(options.pause * pipeline.sample_rate), np.float32)
 
@@ -156,7 +156,8 @@ class Engine:
             ids = torch.nn.utils.rnn.pad_sequence([pieces[i].ids for i in rows], batch_first=True)
             lengths = torch.tensor([len(pieces[i].ids) for i in rows])
             try:
-                batch = self.pipeline.run_batch(ids, lengths, self.generator, self.timer)
+                generator = self._generator(pieces[rows[0]])
+                batch = self.pipeline.run_batch(ids, lengths, generator, self.timer)
             except TTSError:
                 raise
             except Exception as exc:
@@ -171,6 +172,13 @@ class Engine:
             for row, i in enumerate(rows):
                 results[i] = self._utterance(pieces[i], batch, row, depth)
         return results
+
+    def _generator(self, first: Piece) -> torch.Generator | None:
+        """A batch's generator, seeded from the config's seed and its first row's line and
+        piece number (None when unseeded: the global RNG)."""
+        if self.seed is None:
+            return None
+        return self.pipeline.device.generator(piece_seed(self.seed, first.line, first.number))
 
     def _utterance(self, piece: Piece, batch: "StageOutputs", row: int, depth: int) -> Utterance | str:
         frames = int(batch.mel_lengths[row])
@@ -266,6 +274,14 @@ class Engine:
 
 
 MAX_SPLIT_DEPTH = 3
+
+
+def piece_seed(seed: int, line: int, number: int) -> int:
+    """The seed of a batch whose first row is piece `number` of input line `line` (0-based):
+    `seed` itself for the first piece of the first line. Each batch gets a fresh generator, so
+    with batch_size=1 a piece's audio depends only on the config, its text and where it is in
+    the input, not on which process, shard or batch ran before it."""
+    return (seed + (line << 16) + number) % 2**64
 
 
 def _preview(text: str, limit: int = 40) -> str:
