@@ -43,7 +43,7 @@ TINY = [
 ]
 RAY = ["engine=ray", "engine.workers=2"]
 #: 20 lines: one blank, one of two sentences, lines 1 and 3 the same text; engine=ray speaks
-#: them in chunks of 8 (batch_size 1 x 8 batches)
+#: them in chunks of ceil(lines / 4 chunks per worker)
 CORPUS = ["Hello there.", "A second line.", "Hello there.", "", "Two sentences here. And here."] + [
     f"Line number {n}." for n in range(6, 21)
 ]
@@ -136,6 +136,77 @@ def test_the_first_piece_of_the_first_line_has_the_configs_seed():
     assert piece_seed(2**64 - 1, 0, 1) == 0  # torch takes seeds below 2**64
 
 
+# -- settings and errors, before the module's Ray cluster starts ------------------------------
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("engine.workers=0", "engine.workers and engine.cpus_per_worker must be >= 1, got 0 and 1"),
+        ("engine.cpus_per_worker=0", "engine.workers and engine.cpus_per_worker must be >= 1, got 2 and 0"),
+        ("engine.max_restarts=-1", "engine.gpus_per_worker and engine.max_restarts must be >= 0, got None and -1"),
+        ("engine.workers=two", "engine.workers: Value 'two' of type 'str' could not be converted to Integer"),
+    ],
+)
+def test_bad_ray_settings_are_one_line_errors(tmp_path, override, message):
+    with pytest.raises(ConfigError) as error:
+        run(tmp_path, "out", "engine=ray", override)
+    assert str(error.value) == message
+
+
+def test_the_documented_cluster_command_composes():
+    # docs/scale.md, "On a multi-node Ray cluster"
+    cfg, choices = compose_config(["input=/shared/corpus.txt", *RAY[:1], "engine.address=auto",
+                                   "engine.workers=16", "device=cuda", "hydra.run.dir=/shared/runs/corpus1"])
+    assert choices["engine"] == "ray" and cfg.device.name == "cuda"
+    assert (cfg.engine.address, cfg.engine.workers, cfg.engine.gpus_per_worker) == ("auto", 16, None)
+
+
+def test_unknown_engines_and_keys_are_named():
+    with pytest.raises(ConfigError, match="^unknown engine 'dask'; available: local, ray$"):
+        compose_config(["engine=dask"])
+    with pytest.raises(ConfigError, match="unknown config key or group 'engine.worker'; did you mean 'engine.workers'"):
+        compose_config(["engine=ray", "engine.worker=2"])
+
+
+def test_without_ray_installed_engine_ray_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    with pytest.raises(ConfigError, match=r"^engine=ray needs Ray, which is not installed: pip install 'ttsfw\[ray\]'$"):
+        run(tmp_path, "out", *RAY)
+
+
+def test_mode_bench_runs_in_this_process_only():
+    from ttsfw.bench import benchmark_report
+
+    with pytest.raises(ConfigError, match="^mode=bench times one pipeline in this process; drop engine=ray"):
+        benchmark_report(*compose_config(["mode=bench", *RAY]))
+
+
+def test_files_a_worker_wrote_where_this_machine_cannot_see_them_are_an_error(tmp_path):
+    paths = {0: tmp_path / "0001.wav", 1: tmp_path / "0002.wav"}
+    paths[0].write_bytes(b"")
+    check_visible(paths, [Written(0, 10, 22050)])
+    with pytest.raises(OutputError, match=(
+        f"^a Ray worker wrote {paths[1]}, which this machine does not see: the run directory must be on "
+        r"a file system every node shares \(hydra.run.dir=DIR; docs/scale.md\)$"
+    )):
+        check_visible(paths, [Written(0, 10, 22050), Written(1, 10, 22050)])
+
+
+def test_check_fits_counts_every_worker():
+    check_fits({"CPU": 4.0}, 2, {"num_cpus": 2, "num_gpus": 0})
+    with pytest.raises(ConfigError, match="^engine.workers=2 x engine.gpus_per_worker=1 = 2 GPUs, but the Ray cluster has 1:"):
+        check_fits({"CPU": 4.0, "GPU": 1.0}, 2, {"num_cpus": 1, "num_gpus": 1})
+
+
+def test_no_cluster_at_engine_address_is_one_line(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    assert not ray.is_initialized(), "run this test before the module's Ray cluster starts"
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(ConfigError, match=r"^cannot join a Ray cluster \(engine.address=auto\): Could not find any running Ray instance"):
+        run(tmp_path, "out", *RAY, "engine.address=auto")
+
+
 # -- engine=ray on a local cluster -------------------------------------------------------------
 
 
@@ -179,7 +250,7 @@ def test_a_worker_dying_past_max_restarts_stops_the_run_with_what_to_do(ray_clus
     (tmp_path / "ray").mkdir()
     killer = kill_a_worker_once_a_file_is_written(tmp_path / "ray")
     with pytest.raises(SynthesisError, match=r"^a Ray worker died 1 time\(s\), the last while speaking lines "
-                       r"1-9 \(.*\); rerun with resume=true to finish, or raise engine.max_restarts$"):
+                       r"1-6 \(.*\); rerun with resume=true to finish, or raise engine.max_restarts$"):
         run(tmp_path, "ray", "engine=ray", "engine.workers=1", "engine.max_restarts=0")
     killer.join(timeout=5)
     metrics = json.loads((tmp_path / "ray" / "metrics.json").read_text())
@@ -195,58 +266,3 @@ def test_a_pool_larger_than_the_cluster_is_refused(ray_cluster, tmp_path):
         run(tmp_path, "ray", "engine=ray", "engine.workers=3")
     with pytest.raises(ConfigError, match=r"^engine.workers=1 x engine.gpus_per_worker=0.5 = 0.5 GPUs, but the Ray cluster has 0"):
         run(tmp_path, "ray", "engine=ray", "engine.workers=1", "engine.gpus_per_worker=0.5")
-
-
-# -- settings and errors without a cluster ---------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "override, message",
-    [
-        ("engine.workers=0", "engine.workers and engine.cpus_per_worker must be >= 1, got 0 and 1"),
-        ("engine.cpus_per_worker=0", "engine.workers and engine.cpus_per_worker must be >= 1, got 2 and 0"),
-        ("engine.max_restarts=-1", "engine.gpus_per_worker and engine.max_restarts must be >= 0, got None and -1"),
-        ("engine.workers=two", "engine.workers: Value 'two' of type 'str' could not be converted to Integer"),
-    ],
-)
-def test_bad_ray_settings_are_one_line_errors(tmp_path, override, message):
-    with pytest.raises(ConfigError) as error:
-        run(tmp_path, "out", "engine=ray", override)
-    assert str(error.value) == message
-
-
-def test_unknown_engines_and_keys_are_named():
-    with pytest.raises(ConfigError, match="^unknown engine 'dask'; available: local, ray$"):
-        compose_config(["engine=dask"])
-    with pytest.raises(ConfigError, match="unknown config key or group 'engine.worker'; did you mean 'engine.workers'"):
-        compose_config(["engine=ray", "engine.worker=2"])
-
-
-def test_without_ray_installed_engine_ray_says_what_to_install(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
-    with pytest.raises(ConfigError, match=r"^engine=ray needs Ray, which is not installed: pip install 'ttsfw\[ray\]'$"):
-        run(tmp_path, "out", *RAY)
-
-
-def test_mode_bench_runs_in_this_process_only():
-    from ttsfw.bench import benchmark_report
-
-    with pytest.raises(ConfigError, match="^mode=bench times one pipeline in this process; drop engine=ray"):
-        benchmark_report(*compose_config(["mode=bench", *RAY]))
-
-
-def test_files_a_worker_wrote_where_this_machine_cannot_see_them_are_an_error(tmp_path):
-    paths = {0: tmp_path / "0001.wav", 1: tmp_path / "0002.wav"}
-    paths[0].write_bytes(b"")
-    check_visible(paths, [Written(0, 10, 22050)])
-    with pytest.raises(OutputError, match=(
-        f"^a Ray worker wrote {paths[1]}, which this machine does not see: the run directory must be on "
-        r"a file system every node shares \(hydra.run.dir=DIR; docs/scale.md\)$"
-    )):
-        check_visible(paths, [Written(0, 10, 22050), Written(1, 10, 22050)])
-
-
-def test_check_fits_counts_every_worker():
-    check_fits({"CPU": 4.0}, 2, {"num_cpus": 2, "num_gpus": 0})
-    with pytest.raises(ConfigError, match="^engine.workers=2 x engine.gpus_per_worker=1 = 2 GPUs, but the Ray cluster has 1:"):
-        check_fits({"CPU": 4.0, "GPU": 1.0}, 2, {"num_cpus": 1, "num_gpus": 1})

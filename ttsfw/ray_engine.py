@@ -3,8 +3,9 @@
 Each actor (a :class:`LineWorker`) runs the local executor (engine and line writer) on the
 chunks of lines it is given and writes their files into the run directory; this process hands
 each chunk to whichever actor is free and merges what the chunks report into the job's
-progress and metrics. A chunk is as many lines as the local engine sorts by length at a time
-(``batch_size`` x ``Engine.WINDOW_BATCHES``).
+progress and metrics. A chunk is ``batch_size`` x ``Engine.WINDOW_BATCHES`` lines (the local
+engine sorts that many pieces by length at a time), fewer where the input is short, so that
+each worker gets ``CHUNKS_PER_WORKER`` chunks at least.
 
 A dead actor (killed, out of memory, its node lost) is replaced by Ray, up to
 ``engine.max_restarts`` times, and the chunk it held is spoken again by the replacement: a file
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,6 +32,8 @@ from .settings import RayEngineSettings, job_settings, typed
 
 #: what the actors' environment takes from this process: the plugins to load, OpenMP's spin
 ENVIRONMENT = ("TTSFW_PLUGINS", "GOMP_SPINCOUNT")
+#: a short input is cut into this many chunks per worker at least, so that all finish together
+CHUNKS_PER_WORKER = 4
 
 
 @dataclass
@@ -66,7 +70,9 @@ class LineWorker:
         written, before = len(local.done), local.seconds
         events = list(local.speak(todo))
         seconds = {stage: value - before.get(stage, 0.0) for stage, value in local.seconds.items()}
-        replacement = import_ray().get_runtime_context().was_current_actor_reconstructed
+        with warnings.catch_warnings():  # Ray's property uses its own deprecated actor_id
+            warnings.simplefilter("ignore", DeprecationWarning)
+            replacement = import_ray().get_runtime_context().was_current_actor_reconstructed
         return ChunkResult(
             events, local.done[written:], seconds, os.getpid(), replacement, local.report()["threads"]
         )
@@ -80,14 +86,17 @@ class RayExecutor:
         self.settings: RayEngineSettings = typed(RayEngineSettings, cfg.engine, "engine")
         self.ray = import_ray()
         self.paths = paths
-        self.chunk = job_settings(cfg).batch_size * Engine.WINDOW_BATCHES
+        self.window = job_settings(cfg).batch_size * Engine.WINDOW_BATCHES
         self.done: list[Written] = []
         self._seconds: dict[str, float] = {}
         self._threads: dict[str, dict[str, Any]] = {}  # process id -> its thread report
         self._replacements: set[int] = set()
         self._owns_ray = not self.ray.is_initialized()
         if self._owns_ray:
-            self.ray.init(address=self.settings.address, logging_level=logging.WARNING)
+            try:
+                self.ray.init(address=self.settings.address, logging_level=logging.WARNING)
+            except ConnectionError as exc:
+                raise ConfigError(f"cannot join a Ray cluster (engine.address={self.settings.address}): {exc}") from None
         self.workers: list[Any] = []
         try:
             resources = self._resources(cfg)
@@ -120,8 +129,10 @@ class RayExecutor:
         return self.facts
 
     def speak(self, todo: list[int]) -> Iterator[tuple[int, str | None]]:
-        chunks = [todo[start : start + self.chunk] for start in range(0, len(todo), self.chunk)]
-        for chunk, result in self._each_chunk(chunks):
+        # at most one engine window, and at least CHUNKS_PER_WORKER chunks a worker to share
+        size = max(1, min(self.window, -(-len(todo) // (CHUNKS_PER_WORKER * self.settings.workers))))
+        chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
+        for result in self._each_chunk(chunks):
             check_visible(self.paths, result.written)
             self.done.extend(result.written)
             for stage, seconds in result.seconds.items():
@@ -132,7 +143,7 @@ class RayExecutor:
             yield from result.events
         remove_temp_files(self.paths.values())
 
-    def _each_chunk(self, chunks: list[list[int]]) -> Iterator[tuple[list[int], ChunkResult]]:
+    def _each_chunk(self, chunks: list[list[int]]) -> Iterator[ChunkResult]:
         """Every chunk's result as it comes, each chunk given to the next free worker."""
         queue, idle, running = iter(chunks), list(self.workers), {}
         while True:
@@ -145,13 +156,14 @@ class RayExecutor:
             worker, chunk = running.pop(ready)
             idle.append(worker)
             try:
-                yield chunk, self._get(ready)
+                result = self._get(ready)
             except self.ray.exceptions.RayActorError as exc:
                 raise SynthesisError(
                     f"a Ray worker died {self.settings.max_restarts + 1} time(s), the last while "
                     f"speaking lines {chunk[0] + 1}-{chunk[-1] + 1} ({str(exc).splitlines()[0]}); "
                     "rerun with resume=true to finish, or raise engine.max_restarts"
                 ) from None
+            yield result
 
     def _get(self, refs: Any) -> Any:
         """ray.get, with a ttsfw error raised in an actor re-raised as itself (one line)."""
