@@ -94,6 +94,7 @@ def line_workers() -> list[int]:
 
 
 def ancestors(pid: int) -> list[int]:
+    """Parent, grandparent, ... of process `pid` (from /proc/PID/stat)."""
     chain = []
     while pid > 1:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -156,7 +157,7 @@ def test_bad_ray_settings_are_one_line_errors(tmp_path, override, message):
 
 def test_the_documented_cluster_command_composes():
     # docs/scale.md, "On a multi-node Ray cluster"
-    cfg, choices = compose_config(["input=/shared/corpus.txt", *RAY[:1], "engine.address=auto",
+    cfg, choices = compose_config(["input=/shared/corpus.txt", "engine=ray", "engine.address=auto",
                                    "engine.workers=16", "device=cuda", "hydra.run.dir=/shared/runs/corpus1"])
     assert choices["engine"] == "ray" and cfg.device.name == "cuda"
     assert (cfg.engine.address, cfg.engine.workers, cfg.engine.gpus_per_worker) == ("auto", 16, None)
