@@ -11,7 +11,6 @@ from conftest import TOY
 from ttsfw import Pipeline
 from ttsfw import audio_io
 from ttsfw.errors import ConfigError, InputError
-from ttsfw.engine import alignment
 from ttsfw.pipeline import StageOutputs, check_compatible
 from ttsfw.testing import TINY_TACOTRON2
 
@@ -147,6 +146,6 @@ def test_alignment_is_cut_to_the_steps_of_an_early_stop():
         return StageOutputs(torch.zeros(2, 80, 10), torch.tensor([10, 6]), torch.rand(2, steps, 7),
                             torch.zeros(2, 2560), torch.tensor([False, False]))
 
-    assert alignment(outputs(5), 1, 6, 4).shape == (3, 4)  # r = 2
-    assert alignment(outputs(5), 1, 5, 4).shape == (3, 4)  # a part step still has its row
-    assert alignment(outputs(10), 0, 6, 7).shape == (6, 7)  # r = 1
+    assert outputs(5).alignment(1, 6, 4).shape == (3, 4)  # r = 2
+    assert outputs(5).alignment(1, 5, 4).shape == (3, 4)  # a part step still has its row
+    assert outputs(10).alignment(0, 6, 7).shape == (6, 7)  # r = 1

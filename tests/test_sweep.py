@@ -1,11 +1,13 @@
-"""Sweep summaries: the Hydra callback after multiruns on the basic and joblib launchers,
-shard coverage, and the SLURM (submitit) launcher config composing with ttsfw's."""
+"""Sweep summaries: the Hydra callback after multiruns on the basic, joblib and submitit_local
+launchers, shard coverage, and the SLURM (submitit) launcher config composing with ttsfw's."""
 
 from __future__ import annotations
 
 import csv
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from conftest import TOY
 from ttsfw.config import CONF_DIR, compose_config
 from ttsfw.runner import synthesize_job
 from ttsfw.sweep import main, write_summary
+from ttsfw.testing import TINY_TACOTRON2
 
 BOOK = "First line.\nA second, longer line of the book.\n\nFourth.\nThe fifth line is here.\nSix.\nSeven, the last.\n"
 
@@ -113,6 +116,35 @@ def test_three_shards_on_joblib_give_the_files_of_one_run(plugin_venv, toy, tmp_
     assert "Every non-blank input line was produced." in summary
 
 
+NO_SUBMITIT = importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None
+
+
+@pytest.mark.skipif(NO_SUBMITIT, reason="hydra-submitit-launcher is not installed")
+@pytest.mark.filterwarnings("ignore::ttsfw.weights.load.RandomWeightsWarning")
+@pytest.mark.filterwarnings("ignore:.*reached acoustic.max_decoder_steps")
+def test_two_shards_on_submitit_local_give_the_files_of_one_run(tmp_path, monkeypatch):
+    # a seeded random Tacotron2 (prenet dropout on): each line's audio depends on its seed
+    tiny = [*TINY_TACOTRON2, "acoustic.max_decoder_steps=20", "acoustic.gate_threshold=1.0",
+            "on_max_steps=warn", "vocoder=griffinlim", "vocoder.n_iter=2", "denoiser=none", "device.threads=1"]
+    (tmp_path / "book.txt").write_text(BOOK)
+    monkeypatch.chdir(tmp_path)
+    synthesize_job(*compose_config([*tiny, "input=book.txt"]), tmp_path / "single")
+    sweep = tmp_path / "sweep"
+    done = subprocess.run(
+        [sys.executable, "-m", "ttsfw", "-m", "hydra/launcher=submitit_local", *tiny,
+         f"input={tmp_path / 'book.txt'}", "num_shards=2", "shard=0,1", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"sweep summary: {sweep / 'summary.md'}: 2 jobs, 0 missing input lines" in done.stdout
+    assert sorted(p.relative_to(sweep).as_posix() for p in sweep.glob("*/*.wav")) == [
+        "0/0001.wav", "0/0005.wav", "0/0007.wav", "1/0002.wav", "1/0004.wav", "1/0006.wav",
+    ]
+    expected = {p.name: p.read_bytes() for p in (tmp_path / "single").glob("*.wav")}
+    assert {p.name: p.read_bytes() for p in sweep.glob("*/*.wav")} == expected
+    assert (sweep / ".submitit").is_dir()  # each job ran as its own submitit process
+
+
 # -- the summary itself, on hand-made job directories ----------------------------------------
 
 
@@ -207,10 +239,7 @@ def test_the_summary_callback_is_configured():
     assert hydra_config([]).callbacks.sweep_summary._target_ == "ttsfw.sweep.SweepSummary"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
-    reason="hydra-submitit-launcher is not installed",
-)
+@pytest.mark.skipif(NO_SUBMITIT, reason="hydra-submitit-launcher is not installed")
 def test_the_documented_slurm_sweep_composes():
     # the command of docs/benchmark.md, "On a SLURM cluster"
     hydra = hydra_config(

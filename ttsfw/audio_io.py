@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -91,6 +92,17 @@ def _atomic(path: Path) -> Iterator[Path]:
 
 def _temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_temp_files(paths: Iterable[Path]) -> None:
+    """Delete the temp files that writers of `paths` left behind (a killed process)."""
+    paths = list(paths)
+    names = {path.name for path in paths}
+    for folder in {path.parent for path in paths}:
+        for entry in folder.iterdir():
+            match = re.fullmatch(r"\.(.+)\.\d+\.tmp", entry.name)
+            if match and match.group(1) in names:
+                entry.unlink(missing_ok=True)
 
 
 def check_format(fmt: str) -> None:

@@ -166,6 +166,8 @@ def bench_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[s
 
 def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
     """Build the pipeline of `cfg`, run the benchmark; return every number and the run's facts."""
+    if cfg.engine.name != "local":
+        raise ConfigError(f"mode=bench times one pipeline in this process; drop engine={cfg.engine.name}")
     text = bench_text(cfg)
     pipeline = Pipeline(cfg, choices)
     progress = cfg.progress is True or (cfg.progress == "auto" and sys.stderr.isatty())

@@ -1,6 +1,6 @@
 """What is built in but not a component (those live in ttsfw/components/, each with its own
-hooks): the commands, the job modes, the device backends, ``denoiser=none`` and the install
-hints, registered through the same hooks as a third-party plugin's.
+hooks): the commands, the job modes, the engines, the device backends, ``denoiser=none`` and
+the install hints, registered through the same hooks as a third-party plugin's.
 
 Each factory is named as ``"module:function"``, imported only when that component is built,
 so loading plugins (``--help``, ``plugins``, ``--cfg``, every error path) never imports torch.
@@ -14,7 +14,9 @@ from .settings import (
     AutoDeviceSettings,
     BenchSettings,
     CpuSettings,
+    LocalEngineSettings,
     NoDenoiserSettings,
+    RayEngineSettings,
     SynthSettings,
 )
 
@@ -40,6 +42,12 @@ def ttsfw_register_commands(register):
 def ttsfw_register_modes(register):
     register("synth", "ttsfw.runner:synthesize_job", schema=SynthSettings)
     register("bench", "ttsfw.bench:bench_job", schema=BenchSettings)
+
+
+@hookimpl
+def ttsfw_register_engines(register):
+    register("local", "ttsfw.runner:LocalExecutor", schema=LocalEngineSettings)
+    register("ray", "ttsfw.ray_engine:RayExecutor", schema=RayEngineSettings)
 
 
 @hookimpl

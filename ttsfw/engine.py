@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 import torch
 
+from .checks import CUT_OFF, NAN_MEL, cut, nan_audio, no_frames
 from .errors import InputError, TTSError
 from .results import AudioChunk, Failed, Piece, Spoken, Utterance
 from .segment import halve, split_sentences
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 class Engine:
     """Speaks input lines piece by piece in bounded windows of batches: memory holds one window,
-    not the whole text."""
+    not the whole text. `on_batch` is called with every batch's raw outputs (the benchmark
+    counts DLE's padded samples from them)."""
 
     WINDOW_BATCHES = 8
 
@@ -44,9 +46,8 @@ class Engine:
         self.pipeline = pipeline
         self.options = options
         self.timer = timer
-        #: called with every batch's raw outputs (the benchmark counts DLE's padded samples)
         self.on_batch = on_batch
-        self.generator = pipeline.device.generator(pipeline.cfg.seed)
+        self.seed = pipeline.cfg.seed
         #: the silence between the pieces of one line, float32 (N,)
         self.pause = np.zeros(round(options.pause * pipeline.sample_rate), np.float32)
 
@@ -98,7 +99,8 @@ class Engine:
             ids = torch.nn.utils.rnn.pad_sequence([pieces[i].ids for i in rows], batch_first=True)
             lengths = torch.tensor([len(pieces[i].ids) for i in rows])
             try:
-                batch = self.pipeline.run_batch(ids, lengths, self.generator, self.timer)
+                generator = self._generator(pieces[rows[0]])
+                batch = self.pipeline.run_batch(ids, lengths, generator, self.timer)
             except TTSError:
                 raise
             except Exception as exc:
@@ -143,7 +145,7 @@ class Engine:
         spoken, speaking = [0] * len(pieces), set(range(len(pieces)))
         ids = torch.nn.utils.rnn.pad_sequence([piece.ids for piece in pieces], batch_first=True)
         lengths = torch.tensor([len(piece.ids) for piece in pieces])
-        stream = self.pipeline.stream_batch(ids, lengths, self.generator, self.timer)
+        stream = self.pipeline.stream_batch(ids, lengths, self._generator(pieces[0]), self.timer)
         try:
             for event in stream:
                 i, piece = event.row, pieces[event.row]
@@ -176,41 +178,39 @@ class Engine:
         """Why a streamed piece fails at this event (the checks of `_utterance`), or None; a
         cut at max_decoder_steps is warned about."""
         if not event.mel_finite:
-            return "the acoustic model produced NaN or Inf in the mel"
+            return NAN_MEL
         if not np.isfinite(event.audio).all():
-            stage = "vocoder" if self.pipeline.denoiser is None else "vocoder or denoiser"
-            return f"the {stage} produced NaN or Inf in the audio"
+            return nan_audio(self.pipeline)
         if event.final and not spoken:
-            return f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
+            return no_frames(piece)
         if event.hit_max_steps:
-            warnings.warn(f"{self._cut(piece)}; {CUT_OFF}", stacklevel=3)
+            warnings.warn(f"{cut(piece, self.pipeline)}; {CUT_OFF}", stacklevel=3)
         return None
 
-    def _cut(self, piece: Piece) -> str:
-        limit = self.pipeline.cfg.acoustic.get("max_decoder_steps")
-        where = f"line {piece.line + 1}, sentence {piece.number + 1} ({_preview(piece.text)})"
-        return f"{where} reached acoustic.max_decoder_steps={limit}"
+    def _generator(self, first: Piece) -> torch.Generator | None:
+        """A batch's generator, seeded from the config's seed and its first row's line and
+        piece number (None when unseeded: the global RNG)."""
+        if self.seed is None:
+            return None
+        return self.pipeline.device.generator(piece_seed(self.seed, first.line, first.number))
 
     def _utterance(self, piece: Piece, batch: "StageOutputs", row: int, depth: int) -> Utterance | str:
         frames = int(batch.mel_lengths[row])
         if frames == 0:
-            return (
-                f"the acoustic model made no frames for {_preview(piece.text)} (it stopped at once)"
-            )
+            return no_frames(piece)
         mel = batch.mel[row, :, :frames]
         if not torch.isfinite(mel).all():
-            return "the acoustic model produced NaN or Inf in the mel"
+            return NAN_MEL
         audio = batch.audio[row, : frames * self.pipeline.vocoder.hop_length].numpy()
         if not np.isfinite(audio).all():
-            stage = "vocoder" if self.pipeline.denoiser is None else "vocoder or denoiser"
-            return f"the {stage} produced NaN or Inf in the audio"
+            return nan_audio(self.pipeline)
         utterance = Utterance(
             piece.line,
             piece.text,
             audio.astype(np.float32, copy=False),
             self.pipeline.sample_rate,
             mel=mel,
-            alignment=alignment(batch, row, frames, len(piece.ids)),
+            alignment=batch.alignment(row, frames, len(piece.ids)),
             hit_max_decoder_steps=bool(batch.hit_max_steps[row]),
         )
         return (
@@ -224,7 +224,7 @@ class Engine:
         policy = self.options.on_max_steps
         if policy == "error":
             raise InputError(
-                f"{self._cut(piece)}: its speech would be cut off; "
+                f"{cut(piece, self.pipeline)}: its speech would be cut off; "
                 "shorten it, raise acoustic.max_decoder_steps, or set on_max_steps=retry_split"
             )
         halves = (
@@ -253,7 +253,7 @@ class Engine:
                     alignment=None,
                     hit_max_decoder_steps=any(p.hit_max_decoder_steps for p in spoken),
                 )
-        warnings.warn(f"{self._cut(piece)}; {CUT_OFF}", stacklevel=2)
+        warnings.warn(f"{cut(piece, self.pipeline)}; {CUT_OFF}", stacklevel=2)
         return utterance
 
     def pieces(self, lines: list[str], todo: list[int]) -> Iterator[Piece]:
@@ -279,16 +279,14 @@ class Engine:
 
 
 MAX_SPLIT_DEPTH = 3
-CUT_OFF = "its speech is cut off there (raise acoustic.max_decoder_steps, or shorten the sentence)"
 
 
-def _preview(text: str, limit: int = 40) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+def piece_seed(seed: int, line: int, number: int) -> int:
+    """The seed of a batch whose first row is piece `number` of input line `line` (0-based):
+    `seed` itself for the first piece of the first line. Each batch gets a fresh generator, so
+    with batch_size=1 a piece's audio depends only on the config, its text and where it is in
+    the input, not on which process, shard or batch ran before it."""
+    return (seed + (line << 16) + number) % 2**64
 
 
-def alignment(batch: "StageOutputs", row: int, frames: int, in_length: int) -> torch.Tensor:
-    """The attention of one batch row, cut to its length: (ceil(frames / r), in_length), one row
-    per decoder step (an acoustic model emitting r frames per step has T_out / r rows)."""
-    alignments, mel = batch.alignments, batch.mel
-    steps = -(-frames * alignments.size(1) // mel.size(2))
-    return alignments[row, :steps, :in_length]
+

@@ -54,6 +54,14 @@ def ttsfw_register_modes(register):
 
 
 @hookspec
+def ttsfw_register_engines(register):
+    """Register where the synthesis job's engine runs, ``engine=NAME`` (its ``engine/NAME.yaml``
+    comes through ``ttsfw_config_search_path``): the factory is ``executor(cfg, choices, lines,
+    paths)`` returning a :class:`ttsfw.runner.Executor` for the input `lines` whose files are
+    `paths` (0-based line -> path)."""
+
+
+@hookspec
 def ttsfw_install_hints():
     """Return ``{(group, option): distribution}`` for components of distributions that may not
     be installed, so that asking for one says what to ``pip install``."""

@@ -39,6 +39,12 @@ class StageOutputs:
     audio: torch.Tensor  # (B, T_out * hop_length) float32 in [-1, 1], denoised if a denoiser runs
     hit_max_steps: torch.Tensor  # (B,) bool: the row was cut at max_decoder_steps
 
+    def alignment(self, row: int, frames: int, in_length: int) -> torch.Tensor:
+        """The attention of one row, cut to its length: (ceil(frames / r), in_length), one row
+        per decoder step (an acoustic model emitting r frames per step has T_out / r rows)."""
+        steps = -(-frames * self.alignments.size(1) // self.mel.size(2))
+        return self.alignments[row, :steps, :in_length]
+
 
 class Pipeline:
     """Builds every stage from a composed config and runs texts through them."""

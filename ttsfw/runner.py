@@ -7,7 +7,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -17,7 +17,7 @@ from .audio_io import AudioStream, OutputError, check_format, check_writable, os
 from .engine import Engine
 from .results import Failed, Piece, Spoken, Utterance
 from .pipeline import Pipeline
-from .plugins import get_plugin_manager
+from .plugins import get_plugin_manager, get_registry
 from .reporting import versions, write_json
 from .settings import job_settings
 from .signals import interrupt_deferred, stopped_by_sigterm
@@ -33,8 +33,9 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     Long lines are spoken sentence by sentence (``split``) and joined with ``pause`` seconds of
     silence. A line that cannot be spoken (blank, nothing speakable, a failed or non-finite
     synthesis) is skipped with a warning and listed with its reason in metrics.json; the run
-    goes on. With ``resume=true`` lines whose file exists are not spoken again. ``output=-``
-    streams raw PCM to stdout instead (`stdout_stream.py`)."""
+    goes on. With ``resume=true`` lines whose file exists are not spoken again. The ``engine``
+    group chooses where the lines are spoken (an :class:`Executor`: this process, Ray actors).
+    ``output=-`` streams raw PCM to stdout instead (`stdout_stream.py`, in this process)."""
     if cfg.output == "-":
         return stream_to_stdout(cfg, choices, run_dir)
     options = job_settings(cfg)
@@ -47,16 +48,14 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     skipped = {i: "blank line" for i in mine if not lines[i].strip()}
     resumed = [i for i in mine if i not in skipped and options.resume and paths[i].exists()]
     todo = [i for i in mine if i not in skipped and i not in resumed]
-    pipeline = Pipeline(cfg, choices)
-    engine = Engine(pipeline, options, StageTimer(pipeline.device))
-    writer = LineWriter(pipeline, lines, paths, engine.pause)
-    metrics = _metrics_header(cfg, choices, pipeline, lines, todo)
-    done = writer.done
+    executor = get_registry().get("engine", cfg.engine.name).load()(cfg, choices, lines, paths)
+    metrics = _metrics_header(cfg, choices, executor.describe(), lines, todo)
+    done = executor.done
     start = time.perf_counter()
     progress = tqdm(total=len(todo), unit="line", disable=not _show_progress(cfg, len(todo)))
     try:
         with stopped_by_sigterm():
-            for line, problem in writer.write_all(engine.speak_lines(lines, todo)):
+            for line, problem in executor.speak(todo):
                 if problem:
                     skipped[line] = problem
                     warnings.warn(f"line {line + 1} skipped: {problem}", stacklevel=2)
@@ -73,15 +72,14 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
         raise
     finally:
         progress.close()
+        executor.close()
         metrics.update(
             skipped_lines=sorted(i + 1 for i in skipped),
             skip_reasons={str(i + 1): reason for i, reason in sorted(skipped.items())},
             resumed=[i + 1 for i in resumed],
         )
-        _finish_metrics(
-            metrics, done, engine.timer, time.perf_counter() - start, width, cfg.format
-        )
-        metrics["threads"] = pipeline.device.thread_report()
+        _finish_metrics(metrics, done, executor.seconds, time.perf_counter() - start, width, cfg.format)
+        metrics.update(executor.report())
         write_json(run_dir / "metrics.json", metrics)
     print(_summary_line(metrics, run_dir), file=sys.stderr)
     return metrics
@@ -95,6 +93,58 @@ def _summary_line(metrics: dict[str, Any], run_dir: Path) -> str:
         f"ttsfw: {len(metrics['files'])} file(s), {metrics['audio_seconds']:.1f} s of audio in "
         f"{run_dir}{rtf}{skipped}"
     )
+
+
+class Executor(Protocol):
+    """Where the engine speaks a job's lines (``engine=NAME``, registered by
+    ``ttsfw_register_engines``), built as ``executor(cfg, choices, lines, paths)``."""
+
+    #: files finished, in the order they were written
+    done: list[Written]
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """Compute seconds per stage so far (summed over processes)."""
+
+    def describe(self) -> dict[str, Any]:
+        """What runs, for metrics.json: ``device``, ``sample_rate``, ``models``."""
+
+    def speak(self, todo: list[int]) -> Iterator[tuple[int, str | None]]:
+        """Speak the lines numbered `todo` (0-based) into their files: (line, None) for each
+        file written (and recorded in `done`), (line, reason) for each line skipped."""
+
+    def report(self) -> dict[str, Any]:
+        """More for metrics.json at the end of the run (``threads``, ...)."""
+
+    def close(self) -> None:
+        """Release what the executor holds (processes, a cluster connection)."""
+
+
+class LocalExecutor:
+    """``engine=local``: one pipeline in this process."""
+
+    def __init__(self, cfg: DictConfig, choices: dict[str, str], lines: list[str], paths: dict[int, Path]):
+        self.pipeline = Pipeline(cfg, choices)
+        self.engine = Engine(self.pipeline, job_settings(cfg), StageTimer(self.pipeline.device))
+        self.writer = LineWriter(self.pipeline, lines, paths, self.engine.pause)
+        self.done = self.writer.done
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        return self.engine.timer.as_dict()
+
+    def describe(self) -> dict[str, Any]:
+        pipeline = self.pipeline
+        return {"device": str(pipeline.device.device), "sample_rate": pipeline.sample_rate, "models": pipeline.models()}
+
+    def speak(self, todo: list[int]) -> Iterator[tuple[int, str | None]]:
+        return self.writer.write_all(self.engine.speak_lines(self.writer.lines, todo))
+
+    def report(self) -> dict[str, Any]:
+        return {"threads": self.pipeline.device.thread_report()}
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -179,7 +229,7 @@ def _show_progress(cfg: DictConfig, count: int) -> bool:
     return bool(cfg.progress)
 
 
-def _metrics_header(cfg, choices, pipeline, lines, indices) -> dict[str, Any]:
+def _metrics_header(cfg, choices, facts: dict[str, Any], lines, indices) -> dict[str, Any]:
     return {
         "status": "running",
         "utterances": len(indices),
@@ -187,30 +237,31 @@ def _metrics_header(cfg, choices, pipeline, lines, indices) -> dict[str, Any]:
         "shard": int(cfg.shard),
         "num_shards": int(cfg.num_shards),
         "choices": choices,
-        "device": str(pipeline.device.device),
+        "device": facts["device"],
         "precision": cfg.precision,
         "batch_size": int(cfg.batch_size),
-        "sample_rate": pipeline.sample_rate,
-        "models": pipeline.models(),
+        "sample_rate": facts["sample_rate"],
+        "models": facts["models"],
         "versions": versions(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
 
 
 def _finish_metrics(
-    metrics, done: list[Written], timer: StageTimer, wall: float, width: int, fmt: str
+    metrics, done: list[Written], seconds: dict[str, float], wall: float, width: int, fmt: str
 ) -> None:
     audio_seconds = sum(u.seconds for u in done)
     samples = sum(u.samples for u in done)
-    compute = sum(timer.seconds.values())
+    compute = sum(seconds.values())
     metrics.update(
         completed=sorted(u.index + 1 for u in done),
         files=[f"{u.index + 1:0{width}d}.{fmt}" for u in sorted(done, key=lambda u: u.index)],
         hit_max_decoder_steps=sorted(u.index + 1 for u in done if u.hit_max_decoder_steps),
         audio_seconds=audio_seconds,
-        latency_seconds=timer.as_dict(),
+        latency_seconds=seconds,
         compute_seconds=compute,
         wall_seconds=wall,
+        audio_seconds_per_second=audio_seconds / wall if wall else None,
         rtf=compute / audio_seconds if audio_seconds else None,
         samples_per_second=samples / compute if compute else None,
     )

@@ -1,5 +1,5 @@
 """The schemas of ttsfw's own config nodes: Hydra structured configs (dataclasses in Hydra's
-ConfigStore) for the primary config, the job modes, the devices and ``denoiser=none``.
+ConfigStore) for the primary config, the job modes, the devices, the engines and ``denoiser=none``.
 
 The yaml files keep the values and their documentation; a schema gives every key its type, so
 a wrong type or an unknown key fails at composition with one line naming the key (`config.py`
@@ -35,6 +35,7 @@ class JobSettings:
     vocoder: Any = MISSING
     denoiser: Any = MISSING
     device: Any = MISSING
+    engine: Any = MISSING
     mode: Any = MISSING
     text: Optional[str] = None
     input: Optional[str] = None
@@ -161,3 +162,34 @@ class BenchSettings:
     warmup: int = MISSING
     num_iters: int = MISSING
     stream: bool = MISSING
+
+
+@dataclass
+class LocalEngineSettings:
+    """``engine=local``: the engine in this process."""
+
+    name: str = MISSING
+
+
+@dataclass
+class RayEngineSettings:
+    """``engine=ray``: the engine in a pool of Ray actors, one pipeline each (docs/scale.md)."""
+
+    name: str = MISSING
+    workers: int = MISSING
+    address: Optional[str] = MISSING
+    cpus_per_worker: int = MISSING
+    gpus_per_worker: Optional[float] = MISSING
+    max_restarts: int = MISSING
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.cpus_per_worker < 1:
+            raise ConfigError(
+                f"engine.workers and engine.cpus_per_worker must be >= 1, got {self.workers} and "
+                f"{self.cpus_per_worker}"
+            )
+        if (self.gpus_per_worker or 0) < 0 or self.max_restarts < 0:
+            raise ConfigError(
+                f"engine.gpus_per_worker and engine.max_restarts must be >= 0, got "
+                f"{self.gpus_per_worker} and {self.max_restarts}"
+            )
