@@ -266,11 +266,20 @@ def test_ctrl_c_leaves_complete_files_and_metrics_then_resume_finishes(tmp_path)
     assert sorted(metrics["completed"] + finished) == list(range(1, len(lines) + 1))
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler, also where the tests run in the background (a shell starts
+    background jobs with SIGINT ignored, and Python then leaves it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize(
     "signal_number, stop", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)]
 )
 def test_a_signal_after_the_first_file_keeps_files_and_metrics_in_step(
-    toy, tmp_path, signal_number, stop
+    toy, tmp_path, signal_number, stop, python_sigint
 ):
     from ttsfw import plugins
     from ttsfw.hookspecs import hookimpl
