@@ -3,7 +3,8 @@
 One worker thread owns the pipeline (the engine is not thread-safe). Each request is a text cut
 into pieces (sentences, `Engine.pieces`) spoken one after another; each batch takes the next
 piece of up to ``max_batch`` requests, oldest first, once ``batch_window_ms`` has passed since
-the oldest of them became ready (or the batch is full), and streams every row's chunks to its
+the oldest of them became ready (or the batch is full, or ``max_batch`` requests are admitted),
+and streams every row's chunks to its
 own request (`Engine.stream_batch`): a request never gets another's audio. A batch only holds
 requests that asked for the same seed (or none): its pieces run with one generator, seeded
 with it (a seedless batch uses the server's generator, seeded from ``seed`` once).
@@ -136,7 +137,8 @@ class Batcher:
                 seed = self._admitted[0].seed
                 batch = [r for r in self._admitted if r.seed == seed][: self.max_batch]
                 wait = batch[0].ready_at + self.window - time.monotonic()
-                if len(batch) == self.max_batch or wait <= 0 or self._closing:
+                saturated = len(self._admitted) >= self.max_batch  # waiting would win no row
+                if len(batch) == self.max_batch or saturated or wait <= 0 or self._closing:
                     self._speaking = set(batch)
                     return batch
                 self._changed.wait(wait)
