@@ -16,10 +16,16 @@ import json
 import os
 import sys
 import tempfile
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
 
 from ..config import compose_config
 from ..errors import ConfigError, TTSError
 from ..settings import ServeSettings, typed
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 OVERRIDES_ENV = "TTSFW_SERVE_OVERRIDES"
 #: uvicorn's exit status for a worker that could not start (its supervisor then stops)
@@ -40,7 +46,7 @@ def main(argv: list[str]) -> int:
     _require_extras()
     import uvicorn
 
-    cfg, _ = compose_config(overrides)
+    cfg, choices = compose_config(overrides)
     settings = typed(ServeSettings, cfg.serve, "serve")
     options = dict(
         host=settings.host,
@@ -49,7 +55,7 @@ def main(argv: list[str]) -> int:
         limit_concurrency=2 * (settings.max_batch + settings.max_queue) + 16,
     )
     if settings.workers == 1:
-        uvicorn.Server(uvicorn.Config(build_app(overrides), **options)).run()
+        uvicorn.Server(uvicorn.Config(build_app(cfg, choices), **options)).run()
         return 0
     if "workers" in cfg.device and not any(o.startswith("device.workers=") for o in overrides):
         overrides.append(f"device.workers={settings.workers}")
@@ -60,20 +66,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def build_app(overrides: list[str]):
-    """The app for the voice that `overrides` compose (loaded here)."""
+def build_app(cfg: DictConfig, choices: dict[str, str]) -> "FastAPI":
+    """The app for the composed config's voice (loaded here), named by its ``voice=`` choice."""
     from ..pipeline import Pipeline
     from .app import create_app
 
-    cfg, choices = compose_config(overrides)
     settings = typed(ServeSettings, cfg.serve, "serve")
     return create_app(Pipeline(cfg, choices), settings, choices.get("voice") or "default")
 
 
-def worker_app():
+def worker_app() -> "FastAPI":
     """uvicorn's app factory in each ``--workers`` process."""
     try:
-        return build_app(json.loads(os.environ[OVERRIDES_ENV]))
+        return build_app(*compose_config(json.loads(os.environ[OVERRIDES_ENV])))
     except TTSError as exc:
         print(f"ttsfw: error: {exc}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
