@@ -263,3 +263,12 @@ def test_load_every_response_is_complete_and_its_own(server, voice, spoken):
         except AssertionError:
             failures.append(text)
     assert failures == []
+
+
+def test_the_load_generator_reports_each_level(server, capsys):
+    from ttsfw.serve.bench import main, percentile
+
+    assert main(["--url", server, "--clients", "1,2", "--requests", "2", "--text", SAME_LENGTH[4]]) == 0
+    rows = capsys.readouterr().out.splitlines()[-2:]
+    assert [row.split("|")[1:4] for row in rows] == [[" 1 ", " 2 ", " 0 "], [" 2 ", " 2 ", " 0 "]]
+    assert percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.0 and percentile([3.0, 1.0, 2.0, 4.0], 99) == 4.0
