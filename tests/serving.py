@@ -4,6 +4,7 @@ its responses decoded, and a gate on the decoder to order events without timing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import socket
 import threading
@@ -25,10 +26,11 @@ WORDS = "bird fish tree lamp rain moon star wind rock sand leaf bell coat door g
 SAME_LENGTH = [f"Please say the word {word} for me now." for word in WORDS]
 
 
+@functools.lru_cache(maxsize=None)
 def golden_voice(golden, *overrides: str) -> Pipeline:
     """The golden Tacotron2 (rows stop on their own) with the golden small HiFi-GAN (its audio
     follows the mel, and it draws no noise): with prenet dropout off a text's audio depends on
-    nothing but the text."""
+    nothing but the text. Built once per overrides (tests that patch it undo their patches)."""
     from test_hifigan import hifigan_plugin
 
     with pytest.MonkeyPatch.context() as patch:
