@@ -121,7 +121,14 @@ class Batcher:
 
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
-            self._speak(batch)
+            try:
+                self._speak(batch)
+            except Exception as exc:  # the batch failed as a whole: its requests fail, the worker lives
+                for request in batch:
+                    self._finish(request, Failure(f"synthesis failed: {type(exc).__name__}: {exc}"))
+            finally:
+                with self._changed:
+                    self._speaking = set()
 
     def _next_batch(self) -> list[Request] | None:
         """The requests whose next pieces run together (waiting for the window), or None once
@@ -150,42 +157,31 @@ class Batcher:
                 request.pieces = deque(self.engine.pieces([request.text], [0]))
             if not request.pieces[0].count:  # nothing speakable: its text is the reason
                 self._finish(request, Failure(request.pieces[0].text, unspeakable=True))
-        batch = [r for r in batch if r.pieces and r.pieces[0].count]
+        batch = [r for r in batch if r.pieces[0].count]
         if not batch:
-            return self._done_speaking()
+            return
         self.on_batch(len(batch))
         seed = batch[0].seed
         self.engine.generator = self.generator if seed is None else self.pipeline.device.generator(seed)
         cancelled: set[int] = set()
         ended: set[int] = set()
-        try:
-            for i, event in self.engine.stream_batch([r.pieces[0] for r in batch], cancelled):
-                if isinstance(event, str):
-                    ended.add(i)
-                    self._finish(batch[i], Failure(event))
-                elif event.final:
-                    ended.add(i)
-                    self._finish(batch[i], event)
-                else:
-                    batch[i].deliver(event)
-                cancelled |= {i for i, request in enumerate(batch) if request.cancelled}
-        except Exception as exc:  # the batch failed as a whole: its requests fail, the worker lives
-            for i in set(range(len(batch))) - ended:
+        for i, event in self.engine.stream_batch([r.pieces[0] for r in batch], cancelled):
+            if isinstance(event, str) or event.final:
                 ended.add(i)
-                self._finish(batch[i], Failure(f"synthesis failed: {type(exc).__name__}: {exc}"))
+                self._finish(batch[i], Failure(event) if isinstance(event, str) else event)
+            else:
+                batch[i].deliver(event)
+            cancelled |= {i for i, request in enumerate(batch) if request.cancelled}
         now = time.monotonic()
         for i in set(range(len(batch))) - ended:  # a piece that was not the request's last
             batch[i].pieces.popleft()
             batch[i].ready_at = now
-        self._done_speaking()
 
     def _finish(self, request: Request, event: Event) -> None:
+        """The request's last event (once): it leaves the admitted requests."""
         with self._changed:
-            if request in self._admitted:
+            admitted = request in self._admitted
+            if admitted:
                 self._admitted.remove(request)
-        if not request.cancelled:
+        if admitted and not request.cancelled:
             request.deliver(event)
-
-    def _done_speaking(self) -> None:
-        with self._changed:
-            self._speaking = set()
