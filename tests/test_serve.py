@@ -202,6 +202,31 @@ def test_a_client_that_disconnects_frees_its_row(voice, monkeypatch, spoken):
     assert 'ttsfw_errors_total{endpoint="speech",kind="disconnected"} 1.0' in errors
 
 
+def metric(base: str, sample: str) -> float:
+    lines = [line for line in httpx.get(f"{base}/metrics").text.splitlines() if line.startswith(sample + " ")]
+    return float(lines[0].split()[1]) if lines else 0.0
+
+
+def test_a_client_that_leaves_while_queued_is_never_spoken(voice, monkeypatch):
+    gate = DecoderGate(monkeypatch)
+    gate.hold(0)
+    with running(voice, max_batch=1, max_queue=1) as base:
+        with ThreadPoolExecutor(1) as pool:
+            busy = pool.submit(speak, base, SAME_LENGTH[0])
+            assert gate.waiting.wait(30)  # the one row is taken: the next request queues
+            with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes its connection
+                httpx.post(f"{base}/v1/audio/speech", json={"input": SAME_LENGTH[1]}, timeout=1)
+            gone = 'ttsfw_errors_total{endpoint="speech",kind="disconnected"}'
+            for _ in range(300):  # until the server has seen it go (a guard, not a timing assert)
+                if metric(base, gone) == 1:
+                    break
+                gate.released.wait(0.1)
+            assert metric(base, "ttsfw_queue_depth") == 0
+            gate.release()
+            assert busy.result().status_code == 200
+        assert metric(base, gone) == 1 and metric(base, "ttsfw_batch_size_count") == 1  # only the first
+
+
 @pytest.fixture
 def faulty(voice, monkeypatch):
     """The voice's encoder makes NaN memory for a text with a 'q' and raises for one with a 'z'."""

@@ -32,7 +32,7 @@ from ..settings import ServeSettings
 from .batcher import Batcher, Closed, QueueFull
 from .formats import MEDIA_TYPES, StreamEncoder, whole_wav
 from .metrics import Metrics
-from .speech import Speech, SpeechFailed
+from .speech import ClientGone, Speech, SpeechFailed
 
 
 class SpeechRequest(BaseModel):
@@ -111,28 +111,28 @@ def create_app(pipeline: Pipeline, settings: ServeSettings, voice: str) -> FastA
         metrics.queue_depth.set(batcher.waiting)
         return speech
 
-    async def first_chunk(speech: Speech, param: str) -> AudioChunk:
+    async def next_chunk(speech: Speech, request: Request, param: str) -> AudioChunk:
+        """The next chunk before any audio went out: a failure is still an error answer."""
         try:
-            return await speech.next()
+            return await speech.next_or_gone(request.receive)
         except SpeechFailed as exc:
             status, kind = (422, "unspeakable") if exc.failure.unspeakable else (500, "synthesis")
             raise ApiError(status, f"the text cannot be spoken: {exc}", param, kind) from None
-        except asyncio.CancelledError:  # the client went away while it waited
-            speech.close()
-            raise
+        except ClientGone:  # nobody will read this answer; it is counted
+            raise ApiError(499, "the client went away", None, "disconnected") from None
 
     def check_voice(name: str | None, param: str) -> None:
         if name not in (None, voice):
             raise ApiError(400, f"{param}: unknown voice '{name}'; available: {voice}", param, "invalid_request_error")
 
     @app.post("/v1/audio/speech", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
-    async def speech(body: SpeechRequest) -> StreamingResponse:
+    async def speech(body: SpeechRequest, request: Request) -> StreamingResponse:
         """Speak `input`, streaming the audio while it is decoded (16-bit mono at the voice's
         sample rate; pcm is raw little-endian samples)."""
         check_voice(body.voice, "voice")
         started = time.monotonic()
         speech = admit(body.input, body.seed, "input")
-        first = await first_chunk(speech, "input")
+        first = await next_chunk(speech, request, "input")
         metrics.ttfa.labels("speech").observe(time.monotonic() - started)
         metrics.requests.labels("speech", "200").inc()
         return StreamingResponse(
@@ -163,25 +163,20 @@ def create_app(pipeline: Pipeline, settings: ServeSettings, voice: str) -> FastA
 
     @app.get("/api/tts", response_class=Response, responses={200: {"content": {"audio/wav": {}}}})
     async def coqui_tts(
-        text: str = Query(min_length=1), speaker_id: str | None = None, style_wav: str | None = None,
-        language_id: str | None = None,
+        request: Request, text: str = Query(min_length=1), speaker_id: str | None = None,
+        style_wav: str | None = None, language_id: str | None = None,
     ) -> Response:
         """Coqui TTS's endpoint: the whole text as one WAV file (`speaker_id` = the voice;
         `style_wav` and `language_id` are accepted and ignored)."""
         check_voice(speaker_id or None, "speaker_id")
         started = time.monotonic()
         speech = admit(text, None, "text")
-        chunk = await first_chunk(speech, "text")
+        chunk = await next_chunk(speech, request, "text")
         metrics.ttfa.labels("tts").observe(time.monotonic() - started)
         parts = [chunk.audio]
-        try:
-            while not chunk.final:
-                chunk = await speech.next()
-                parts.append(chunk.audio)
-        except SpeechFailed as exc:
-            raise ApiError(500, f"the text cannot be spoken: {exc}", "text", "synthesis") from None
-        finally:
-            speech.close()
+        while not chunk.final:
+            chunk = await next_chunk(speech, request, "text")
+            parts.append(chunk.audio)
         audio = np.concatenate(parts)
         metrics.audio_seconds.inc(len(audio) / sample_rate)
         metrics.requests.labels("tts", "200").inc()

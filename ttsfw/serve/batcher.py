@@ -90,9 +90,9 @@ class Batcher:
 
     @property
     def waiting(self) -> int:
-        """Admitted requests that have no row in the batch being decoded."""
+        """Admitted requests waiting for a row in a batch (their clients still there)."""
         with self._changed:
-            return len(set(self._admitted) - self._speaking)
+            return sum(1 for r in self._admitted if r not in self._speaking and not r.cancelled)
 
     def submit(self, text: str, seed: int | None, deliver: Callable[[Event], None]) -> Request:
         """Admit a request; its events go to `deliver`, called from the worker thread."""

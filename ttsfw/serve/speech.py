@@ -17,6 +17,10 @@ class SpeechFailed(Exception):
         self.failure = failure
 
 
+class ClientGone(Exception):
+    """The client disconnected before its audio came."""
+
+
 class Speech:
     """An admitted request's chunks, in order. `close` it when done: a request still being
     spoken is cancelled, which frees its batch row."""
@@ -43,7 +47,29 @@ class Speech:
             raise SpeechFailed(event)
         return event
 
+    async def next_or_gone(self, receive) -> AudioChunk:
+        """`next`, unless the client disconnects first (`receive`: its request's ASGI channel,
+        the body already read): then the request is cancelled and ClientGone raised."""
+        chunk = asyncio.ensure_future(self.next())
+        gone = asyncio.ensure_future(_disconnect(receive))
+        try:
+            await asyncio.wait({chunk, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            left = not chunk.done()
+            if left:
+                chunk.cancel()
+                self.close()
+        if left:
+            raise ClientGone()
+        return chunk.result()
+
     def close(self) -> None:
         if not self.ended:
             self.batcher.cancel(self.request)
             self.ended = True
+
+
+async def _disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
