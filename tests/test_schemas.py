@@ -10,7 +10,7 @@ from ttsfw import Pipeline
 from ttsfw.config import GROUPS, compose_config, group_options
 from ttsfw.errors import ConfigError
 from ttsfw.plugins import get_registry
-from ttsfw.settings import JobSettings, job_settings
+from ttsfw.settings import JobSettings, ServeSettings, job_settings
 
 BUILT_IN = ("ttsfw.builtins", "ttsfw.components.")
 
@@ -19,7 +19,7 @@ def built_in_options() -> list[tuple[str, str]]:
     registry = get_registry()
     return [
         (group, option)
-        for group in GROUPS if group != "voice"
+        for group in GROUPS if group not in ("voice", "serve")  # serve: not a component, no name
         for option in group_options(group)
         if registry.get(group, compose_config([f"{group}={option}"])[0][group].name).plugin.startswith(BUILT_IN)
     ]
@@ -35,6 +35,7 @@ def test_every_built_in_option_is_typed_by_its_registered_schema():
         assert schema is not None, f"{group}={option} has no schema"
         assert OmegaConf.get_type(cfg[group]) is schema, f"{group}/{option}.yaml must name its schema"
     assert OmegaConf.get_type(compose_config([])[0]) is JobSettings
+    assert OmegaConf.get_type(compose_config([])[0].serve) is ServeSettings
 
 
 def test_the_job_settings_are_typed_and_checked():

@@ -36,6 +36,8 @@ def ttsfw_register_commands(register):
     register("plugins", "ttsfw.cli:plugins_command")
     register("convert", "ttsfw.weights.convert:main")
     register("download", "ttsfw.weights.store:main")
+    register("serve", "ttsfw.serve.command:main")
+    register("serve-bench", "ttsfw.serve.bench:main")
 
 
 @hookimpl

@@ -6,6 +6,7 @@
     python -m ttsfw plugins                                         # installed plugins
     python -m ttsfw convert SRC DST [--trust]                       # legacy WaveGlow pickles
     python -m ttsfw download NAME                                   # fetch published weights
+    python -m ttsfw serve [overrides]                               # the HTTP server (docs/serving.md)
 
 Errors that the user can fix print one line (``ttsfw: error: ...``) and exit with status 1;
 set TTSFW_TRACEBACK=1 to see the traceback.

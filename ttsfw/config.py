@@ -21,12 +21,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .argv import literal_text_overrides
 from .errors import ConfigError
-from .settings import JobSettings, config_error
+from .settings import JobSettings, ServeSettings, config_error
 
 #: config groups that select a component (group name == registry kind)
 COMPONENT_GROUPS = ("frontend", "acoustic", "vocoder", "denoiser", "device")
 #: every config group ttsfw itself defines options for
-GROUPS = (*COMPONENT_GROUPS, "engine", "mode", "voice")
+GROUPS = (*COMPONENT_GROUPS, "engine", "mode", "serve", "voice")
 
 
 def _find_conf_dir() -> Path:
@@ -57,9 +57,9 @@ _registered = False
 def register_with_hydra() -> None:
     """Before each composition: make Hydra ask the ttsfw hooks for config search paths (once
     per process), and store every schema in Hydra's ConfigStore (again each time: a plugin may
-    have been registered since), the primary config's as ``schema_job`` and each registered
-    component's as ``schema_<kind>_<name>``: top-level names, not a group, so that ``--help``
-    lists only what a user chooses."""
+    have been registered since): the primary config's as ``schema_job``, the server's as
+    ``schema_serve``, each registered component's as ``schema_<kind>_<name>``; top-level names,
+    not a group, so that ``--help`` lists only what a user chooses."""
     global _registered
     if not _registered:
         Plugins.instance().register(PluginSearchPath)
@@ -68,6 +68,7 @@ def register_with_hydra() -> None:
 
     store = ConfigStore.instance()
     store.store(name="schema_job", node=JobSettings)
+    store.store(name="schema_serve", node=ServeSettings)
     for kind, entries in get_registry().entries.items():
         for entry in {id(e): e for e in entries.values() if e.schema is not None}.values():
             store.store(name=f"schema_{kind}_{entry.name}", node=entry.schema)

@@ -1,5 +1,6 @@
 """The schemas of ttsfw's own config nodes: Hydra structured configs (dataclasses in Hydra's
-ConfigStore) for the primary config, the job modes, the devices, the engines and ``denoiser=none``.
+ConfigStore) for the primary config, the job modes, the server, the devices, the engines and
+``denoiser=none``.
 
 The yaml files keep the values and their documentation; a schema gives every key its type, so
 a wrong type or an unknown key fails at composition with one line naming the key (`config.py`
@@ -37,6 +38,7 @@ class JobSettings:
     device: Any = MISSING
     engine: Any = MISSING
     mode: Any = MISSING
+    serve: Any = MISSING
     text: Optional[str] = None
     input: Optional[str] = None
     default_text: str = MISSING
@@ -193,3 +195,27 @@ class RayEngineSettings:
                 f"engine.gpus_per_worker and engine.max_restarts must be >= 0, got "
                 f"{self.gpus_per_worker} and {self.max_restarts}"
             )
+
+
+@dataclass
+class ServeSettings:
+    """``serve`` (conf/serve/default.yaml): the HTTP server of ``python -m ttsfw serve``."""
+
+    host: str = MISSING
+    port: int = MISSING
+    workers: int = MISSING
+    max_batch: int = MISSING
+    batch_window_ms: float = MISSING
+    max_queue: int = MISSING
+    max_chars: int = MISSING
+    drain_s: float = MISSING
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"serve.port must be in 1..65535, got {self.port}")
+        for key in ("workers", "max_batch", "max_chars"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"serve.{key} must be >= 1, got {getattr(self, key)}")
+        for key in ("batch_window_ms", "max_queue", "drain_s"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"serve.{key} must be >= 0, got {getattr(self, key)}")
