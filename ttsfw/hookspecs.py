@@ -65,6 +65,16 @@ def ttsfw_config_search_path():
     group files (e.g. ``vocoder/myvocoder.yaml``) that this plugin contributes."""
 
 
+@hookspec(firstresult=True)
+def ttsfw_onnx_module(stage, component):
+    """Return the ``torch.nn.Module`` that ``python -m ttsfw export`` writes as the ONNX graph of
+    `component`, a built ``"vocoder"`` or ``"denoiser"`` stage (`stage`), if it is this
+    plugin's; else None. A vocoder's module: ``forward(mel, *noise) -> audio`` (B, T * hop),
+    with ``noise_shapes(batch, frames)`` and ``sigma`` if it samples (the runtime feeds
+    sigma * N(0, 1) draws); a denoiser's: ``forward(audio, strength) -> audio``, with
+    ``strength`` its default."""
+
+
 @hookspec
 def ttsfw_before_write(utterance, pipeline):
     """Called with each synthesised :class:`ttsfw.results.Utterance` (one sentence of an input
