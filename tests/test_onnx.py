@@ -27,7 +27,7 @@ from ttsfw.components.onnx.manifest import sha256  # noqa: E402
 from ttsfw.components.onnx.runtime import OnnxVocoder  # noqa: E402
 from ttsfw.components.onnx.session import open_session, providers  # noqa: E402
 from ttsfw.components.onnx.tacotron2_graphs import STEP_INPUTS, STEP_OUTPUTS  # noqa: E402
-from ttsfw.components.waveglow.factory import load_waveglow  # noqa: E402
+from ttsfw.components.waveglow.load import load_waveglow  # noqa: E402
 from ttsfw.config import compose_config  # noqa: E402
 from ttsfw.errors import ConfigError  # noqa: E402
 from ttsfw.pipeline import Pipeline  # noqa: E402

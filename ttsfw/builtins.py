@@ -9,6 +9,7 @@ so loading plugins (``--help``, ``plugins``, ``--cfg``, every error path) never 
 from __future__ import annotations
 
 from .hookspecs import hookimpl
+from .runtime import TorchRuntimeSettings
 from .settings import (
     AcceleratorSettings,
     AutoDeviceSettings,
@@ -40,6 +41,11 @@ def ttsfw_register_commands(register):
 def ttsfw_register_modes(register):
     register("synth", "ttsfw.runner:synthesize_job", schema=SynthSettings)
     register("bench", "ttsfw.bench:bench_job", schema=BenchSettings)
+
+
+@hookimpl
+def ttsfw_register_runtimes(register):
+    register("torch", "ttsfw.runtime:build_torch_runtime", schema=TorchRuntimeSettings)
 
 
 @hookimpl

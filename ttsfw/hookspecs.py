@@ -54,6 +54,13 @@ def ttsfw_register_modes(register):
 
 
 @hookspec
+def ttsfw_register_runtimes(register):
+    """Register runtimes, ``runtime=NAME`` (its ``runtime/NAME.yaml`` comes through
+    ``ttsfw_config_search_path``): the factory returns a :class:`ttsfw.runtime.Runtime`, which
+    builds the pipeline's acoustic model, vocoder and denoiser."""
+
+
+@hookspec
 def ttsfw_install_hints():
     """Return ``{(group, option): distribution}`` for components of distributions that may not
     be installed, so that asking for one says what to ``pip install``."""

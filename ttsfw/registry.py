@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "device": "ttsfw_register_devices",
     "command": "ttsfw_register_commands",
     "mode": "ttsfw_register_modes",
+    "runtime": "ttsfw_register_runtimes",
 }
 
 #: ``factory(cfg, context) -> component``, or its ``"package.module:function"`` name, imported

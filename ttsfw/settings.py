@@ -36,6 +36,7 @@ class JobSettings:
     denoiser: Any = MISSING
     device: Any = MISSING
     mode: Any = MISSING
+    runtime: Any = MISSING
     text: Optional[str] = None
     input: Optional[str] = None
     default_text: str = MISSING

@@ -1,6 +1,6 @@
-"""The built-in ``onnx`` component's hooks: the ``export`` command, the ``onnx`` stages that
-``runtime=onnxruntime`` builds from an export directory, and the ONNX forms of the built-in
-WaveGlow and its denoiser (``ttsfw_onnx_module``, the hook a plugin's vocoder answers too).
+"""The built-in ``onnx`` component's hooks: the ``export`` command, ``runtime=onnxruntime``
+(the stages built from an export directory) and the ONNX forms of the built-in WaveGlow and
+its denoiser (``ttsfw_onnx_module``, the hook a plugin's vocoder answers too).
 
 Imports nothing heavy: torch, onnx and onnxruntime load when a stage is built or exported.
 """
@@ -8,6 +8,7 @@ Imports nothing heavy: torch, onnx and onnxruntime load when a stage is built or
 from __future__ import annotations
 
 from ...hookspecs import hookimpl
+from .settings import OnnxRuntimeSettings
 
 
 @hookimpl
@@ -16,18 +17,8 @@ def ttsfw_register_commands(register):
 
 
 @hookimpl
-def ttsfw_register_acoustic_models(register):
-    register("onnx", "ttsfw.components.onnx.runtime:build_onnx_acoustic")
-
-
-@hookimpl
-def ttsfw_register_vocoders(register):
-    register("onnx", "ttsfw.components.onnx.runtime:build_onnx_vocoder")
-
-
-@hookimpl
-def ttsfw_register_denoisers(register):
-    register("onnx", "ttsfw.components.onnx.runtime:build_onnx_denoiser")
+def ttsfw_register_runtimes(register):
+    register("onnxruntime", "ttsfw.components.onnx.runtime:build_onnxruntime", schema=OnnxRuntimeSettings)
 
 
 @hookimpl

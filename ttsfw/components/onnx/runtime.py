@@ -1,15 +1,15 @@
-"""``runtime=onnxruntime``: the stages built from an export directory instead of torch weights.
+"""``runtime=onnxruntime``: the acoustic model, vocoder and denoiser built from an export
+directory instead of torch weights; the frontend, the engine and the outputs are unchanged.
 
-``conf/runtime/onnxruntime.yaml`` renames the acoustic, vocoder and denoiser nodes to ``onnx``
-(keeping their other keys), so the pipeline builds these factories and the engine runs
-unchanged. The manifest decides which components they are; decoding behaviour comes from the
-config as with torch (acoustic.max_decoder_steps, gate_threshold, early_stopping,
+The manifest decides which components they are. Decoding behaviour comes from the config's
+stage nodes as with torch (acoustic.max_decoder_steps, gate_threshold, early_stopping,
 prenet_dropout; vocoder.sigma; denoiser.strength), and from the export's values where the
-config's node has no such key.
+node has no such key (say ``vocoder.sigma`` when the config's vocoder is Griffin-Lim).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -18,60 +18,89 @@ from omegaconf import OmegaConf
 
 from ...errors import ConfigError
 from ...registry import BuildContext
+from ...runtime import Runtime
 from ...stages import Denoiser, Vocoder
 from .manifest import check_symbols, checked_file, read_manifest
 from .session import check_quantize, open_session, quantized_int8
 from .tacotron2_runtime import BEHAVIOUR, OnnxTacotron2
 
 
-def _device(context: BuildContext) -> tuple[str, int | None]:
-    """The device type and thread cap the sessions follow (``device=``, ``device.threads``)."""
-    if context.device is None:
-        return "cpu", None
-    return context.device.device.type, getattr(context.device, "threads", None)
-
-
-def _stage_entry(cfg: Mapping[str, Any], stage: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    directory, manifest = read_manifest(cfg.get("dir"))
-    if stage not in manifest:
-        raise ConfigError(f"{directory}/manifest.json has no {stage} entry: export again")
-    return directory, manifest, manifest[stage]
-
-
-def _option(cfg: Mapping[str, Any], entry: Mapping[str, Any], key: str) -> Any:
-    value = cfg.get(key)
-    return entry[key] if value is None else value
-
-
-def build_onnx_acoustic(cfg: Mapping[str, Any], context: BuildContext) -> OnnxTacotron2:
-    """Factory for ``acoustic: {name: onnx, dir: DIR, quantize: none|int8, ...}``."""
-    directory, manifest, entry = _stage_entry(cfg, "acoustic")
-    device_type, threads = _device(context)
+def build_onnxruntime(cfg: Any, context: BuildContext) -> "OnnxRuntime":
+    """Factory for ``runtime: {name: onnxruntime, dir: DIR, quantize: none|int8|null}``."""
     if context.precision.name != "fp32":
         raise ConfigError(
             f"runtime=onnxruntime runs the exported fp32 graphs, not "
             f"precision={context.precision.name} (a torch setting): use runtime.quantize=int8 "
             f"for a faster decoder"
         )
-    if context.frontend is not None:
-        check_symbols(manifest, context.frontend.symbols)
-    quantize = check_quantize(str(cfg.get("quantize", "none")), device_type)
-    paths = {name: checked_file(directory, manifest, graph["file"]) for name, graph in entry["graphs"].items()}
-    sessions = {name: open_session(path, device_type, threads) for name, path in paths.items()}
-    reference = None
-    if quantize == "int8":  # the decoder step only: int8 made the other graphs slower (docs/deploy.md)
-        reference = sessions["decoder_step"]
-        step = quantized_int8(paths["decoder_step"])
-        sessions["decoder_step"] = open_session(step, device_type, threads)
-    behaviour = {key: _option(cfg, entry, key) for key in BEHAVIOUR}
-    step_format = "int8" if quantize == "int8" else "float32"
-    return OnnxTacotron2(sessions, entry, behaviour, step_format, reference)
+    directory, manifest = read_manifest(cfg.dir)
+    return OnnxRuntime(directory, manifest, cfg.quantize)
+
+
+class OnnxRuntime(Runtime):
+    """Builds each stage from the export in `directory` (its `manifest` read and checked);
+    `quantize` (None: the run's ``quantize``) is int8 for the decoder step or none."""
+
+    def __init__(self, directory: Path, manifest: dict[str, Any], quantize: str | None):
+        self.directory, self.manifest, self.quantize = directory, manifest, quantize
+
+    def build(self, registry: Any, kind: str, node: Any, context: BuildContext) -> Any:
+        entry = self.manifest.get(kind)
+        if entry is None:
+            raise ConfigError(f"{self.directory / 'manifest.json'} has no {kind} entry: export again")
+        if entry["runs_in"] is None:  # no denoiser
+            return None
+        if entry["runs_in"] == "torch":  # no weights, no ONNX form: Griffin-Lim
+            return registry.build(kind, OmegaConf.create(entry["config"]), context)
+        build = {"acoustic": self._acoustic, "vocoder": self._vocoder, "denoiser": self._denoiser}[kind]
+        return build(entry, node, context)
+
+    def _session(self, graph: Mapping[str, Any], context: BuildContext, model: Any = None) -> Any:
+        """A session of `graph` (or of `model`, its serialised form) on the run's device."""
+        path = checked_file(self.directory, self.manifest, graph["file"])
+        threads = getattr(context.device, "threads", None)
+        return open_session(path if model is None else model, _device_type(context), threads)
+
+    def _acoustic(self, entry: dict[str, Any], node: Any, context: BuildContext) -> OnnxTacotron2:
+        if context.frontend is not None:
+            check_symbols(self.manifest, context.frontend.symbols)
+        quantize = check_quantize(self.quantize or context.precision.quantize, _device_type(context))
+        graphs = entry["graphs"]
+        sessions = {name: self._session(graph, context) for name, graph in graphs.items()}
+        reference = None
+        if quantize == "int8":  # the decoder step only: int8 made the other graphs slower
+            reference = sessions["decoder_step"]
+            step = quantized_int8(self.directory / graphs["decoder_step"]["file"])
+            sessions["decoder_step"] = self._session(graphs["decoder_step"], context, step)
+        behaviour = {key: _option(node, entry, key) for key in BEHAVIOUR}
+        step_format = "int8" if quantize == "int8" else "float32"
+        return OnnxTacotron2(sessions, entry, behaviour, step_format, reference)
+
+    def _vocoder(self, entry: dict[str, Any], node: Any, context: BuildContext) -> "OnnxVocoder":
+        return OnnxVocoder(self._session(entry["graph"], context), entry, _option(node, entry, "sigma"))
+
+    def _denoiser(self, entry: dict[str, Any], node: Any, context: BuildContext) -> "OnnxDenoiser":
+        strength = float(_option(node, entry, "strength"))
+        if strength < 0:
+            raise ConfigError(f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default")
+        return OnnxDenoiser(self._session(entry["graph"], context), strength)
+
+
+def _device_type(context: BuildContext) -> str:
+    return context.device.device.type if context.device is not None else "cpu"
+
+
+def _option(node: Any, entry: Mapping[str, Any], key: str) -> Any:
+    """The stage node's value of `key`, else the export's."""
+    value = node.get(key) if node is not None else None
+    return entry[key] if value is None else value
 
 
 class OnnxVocoder(Vocoder):
-    """mel (B, n_mel, T) -> audio (B, T * hop_length) through an exported vocoder graph; a
-    sampling vocoder's noise is drawn here, as its torch form draws it: sigma * N(0, 1) per
-    noise input in order from the run's generator, nothing drawn at sigma 0."""
+    """mel (B, n_mel, T) -> audio (B, T * hop_length) through an exported vocoder graph. A
+    sampling vocoder's noise is drawn here as its torch form draws it: N(0, 1) per noise input,
+    in order, from the run's generator (the global RNG if None), times sigma; at sigma 0 a
+    private generator is not drawn from (WaveGlow's rule)."""
 
     def __init__(self, session: Any, entry: Mapping[str, Any], sigma: float):
         super().__init__()
@@ -88,26 +117,13 @@ class OnnxVocoder(Vocoder):
         feed = {"mel": mel.float().cpu().numpy()}
         for noise in self.noise:
             shape = (batch, noise["channels"], frames * noise["samples_per_frame"])
-            if self.sigma == 0:
+            if self.sigma == 0 and generator is not None:
                 draw = torch.zeros(shape)
             else:
                 draw = self.sigma * torch.randn(shape, generator=generator, device=mel.device)
             feed[noise["input"]] = draw.cpu().numpy()
         (audio,) = self.session.run(None, feed)
         return torch.from_numpy(audio).to(mel.device)
-
-
-def build_onnx_vocoder(cfg: Mapping[str, Any], context: BuildContext) -> Vocoder:
-    """Factory for ``vocoder: {name: onnx, dir: DIR, ...}``: the exported graph, or a vocoder
-    exported by its config (no weights, no ONNX form: Griffin-Lim) built in torch."""
-    directory, manifest, entry = _stage_entry(cfg, "vocoder")
-    if entry["runs_in"] == "torch":
-        from ...plugins import get_registry
-
-        return get_registry().build("vocoder", OmegaConf.create(entry["config"]), context)
-    path = checked_file(directory, manifest, entry["graph"]["file"])
-    session = open_session(path, *_device(context))
-    return OnnxVocoder(session, entry, float(_option(cfg, entry, "sigma")))
 
 
 class OnnxDenoiser(Denoiser):
@@ -123,15 +139,3 @@ class OnnxDenoiser(Denoiser):
         feed = {"audio": audio.float().cpu().numpy(), "strength": np.array([strength], np.float32)}
         (denoised,) = self.session.run(None, feed)
         return torch.from_numpy(denoised).to(audio.device)
-
-
-def build_onnx_denoiser(cfg: Mapping[str, Any], context: BuildContext) -> OnnxDenoiser | None:
-    """Factory for ``denoiser: {name: onnx, dir: DIR, ...}``: the exported denoiser, or None."""
-    directory, manifest, entry = _stage_entry(cfg, "denoiser")
-    if entry["runs_in"] is None:
-        return None
-    path = checked_file(directory, manifest, entry["graph"]["file"])
-    strength = float(_option(cfg, entry, "strength"))
-    if strength < 0:
-        raise ConfigError(f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default")
-    return OnnxDenoiser(open_session(path, *_device(context)), strength)

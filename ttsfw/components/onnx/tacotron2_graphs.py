@@ -154,6 +154,7 @@ def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str,
     }
     return {
         "name": "tacotron2",
+        "runs_in": "onnxruntime",
         "graphs": graphs,
         "n_mel_channels": c.n_mel_channels,
         "n_frames_per_step": c.n_frames_per_step,

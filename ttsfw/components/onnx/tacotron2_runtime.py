@@ -60,14 +60,21 @@ class OnnxTacotron2(AcousticModel):
 
     @torch.inference_mode()
     def infer_full(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        prenet_dropout: bool | None = None,
+        step_session: Any = None,
     ) -> Tacotron2Output:
         """ids (B, T_in), lengths (B,) -> every output, rows in the caller's order (as
-        ``Tacotron2.infer_full``); `generator` drives prenet dropout (None: the global RNG)."""
-        return self._infer(ids, lengths, generator, self.sessions["decoder_step"])
-
-    def _infer(self, ids, lengths, generator, step_session) -> Tacotron2Output:
+        ``Tacotron2.infer_full``); `generator` drives prenet dropout (None: the global RNG),
+        `prenet_dropout` switches it for this call (None: the model's setting), `step_session`
+        replaces the decoder step's session (None: the model's)."""
         check_inputs(ids, lengths, self.n_symbols)
+        dropout = self.prenet_dropout if prenet_dropout is None else prenet_dropout
+        step_session = step_session or self.sessions["decoder_step"]
         device = ids.device
         ids, lengths = ids.cpu(), lengths.cpu()
         order = torch.argsort(lengths, descending=True, stable=True)
@@ -79,7 +86,7 @@ class OnnxTacotron2(AcousticModel):
         )
         pad_mask = (torch.arange(width) >= lengths.unsqueeze(1)).numpy()
         frames, gate, alignments, mel_lengths = self._decode(
-            memory, processed, pad_mask, generator, step_session
+            memory, processed, pad_mask, dropout, generator, step_session
         )
         (mel_postnet,) = self.sessions["postnet"].run(None, {"mel": frames.numpy()})
         mel_lengths = mel_lengths[restore]
@@ -97,7 +104,7 @@ class OnnxTacotron2(AcousticModel):
             hit_max_steps=hit,
         )
 
-    def _decode(self, memory, processed, pad_mask, generator, step_session):
+    def _decode(self, memory, processed, pad_mask, dropout, generator, step_session):
         """The decoder loop over `step_session` -> mel (B, n_mel, T_steps * r) before the
         postnet, gate logits (B, T_steps), alignments (B, T_steps, T_in), mel_lengths (B,)."""
         batch, time = pad_mask.shape
@@ -111,7 +118,7 @@ class OnnxTacotron2(AcousticModel):
         step_lengths = torch.zeros(batch, dtype=torch.int32)
         not_finished = torch.ones(batch, dtype=torch.int32)
         for _ in range(self.max_decoder_steps):
-            masks = self._prenet_masks(batch, generator)
+            masks = self._prenet_masks(batch, dropout, generator)
             frames, gate, *new_state = step_session.run(
                 None, {"decoder_input": frames, **masks, **state, **constant}
             )
@@ -133,10 +140,12 @@ class OnnxTacotron2(AcousticModel):
             step_lengths * self.r,
         )
 
-    def _prenet_masks(self, batch: int, generator: torch.Generator | None) -> dict[str, np.ndarray]:
+    def _prenet_masks(
+        self, batch: int, dropout: bool, generator: torch.Generator | None
+    ) -> dict[str, np.ndarray]:
         """The prenet's dropout scales for one step: the torch model's two Bernoulli(0.5)
         draws (same generator, same order and shapes), as keep / 0.5; ones with dropout off."""
-        if not self.prenet_dropout:
+        if not dropout:
             ones = np.ones((batch, self.prenet_dim), np.float32)
             return {name: ones for name in PRENET_MASKS}
         device = generator.device if generator is not None else "cpu"
@@ -147,11 +156,16 @@ class OnnxTacotron2(AcousticModel):
         return masks
 
     def infer(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        prenet_dropout: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
-        alignments (B, T_steps, T_in)."""
-        out = self.infer_full(ids, lengths, generator)
+        alignments (B, T_steps, T_in); arguments as in `infer_full`."""
+        out = self.infer_full(ids, lengths, generator, prenet_dropout=prenet_dropout)
         return out.mel_postnet, out.mel_lengths, out.alignments
 
     def mels(
@@ -165,13 +179,10 @@ class OnnxTacotron2(AcousticModel):
         """How far the quantised decoder step moves the mel from the fp32 graphs': max and mean
         |mel_postnet - fp32 mel_postnet| over the frames both runs made, prenet dropout off
         (as ``Tacotron2.deviation_from_fp32``)."""
-        reference_step = self.reference_step or self.sessions["decoder_step"]
-        saved, self.prenet_dropout = self.prenet_dropout, False
-        try:
-            mel = self._infer(ids, lengths, None, self.sessions["decoder_step"]).mel_postnet
-            reference = self._infer(ids, lengths, None, reference_step).mel_postnet
-        finally:
-            self.prenet_dropout = saved
+        mel = self.infer_full(ids, lengths, prenet_dropout=False).mel_postnet
+        reference = self.infer_full(
+            ids, lengths, prenet_dropout=False, step_session=self.reference_step
+        ).mel_postnet
         frames = min(mel.size(2), reference.size(2))
         diff = (mel[:, :, :frames] - reference[:, :, :frames]).abs()
         return {
