@@ -166,6 +166,9 @@ def test_manifest_describes_every_file(golden_dir):
     assert encoder["outputs"]["memory"]["shape"] == ["batch", "time_in", 32]
     assert list(step["inputs"]) == list(STEP_INPUTS) and list(step["outputs"]) == list(STEP_OUTPUTS)
     assert step["inputs"]["pad_mask"] == {"dtype": "bool", "shape": ["batch", "time_in"]}
+    postnet = acoustic["graphs"]["postnet"]
+    assert postnet["outputs"] == {"residual": {"dtype": "float32", "shape": ["batch", 80, "time_out"]}}
+    assert acoustic["postnet_context_frames"] == 10
     vocoder = manifest["vocoder"]
     assert vocoder["sigma"] == 0.6 and vocoder["graph"]["outputs"]["audio"]["shape"] == ["batch", "samples"]
     assert [(n["input"], n["channels"], n["samples_per_frame"]) for n in vocoder["noise"]] == [
@@ -175,6 +178,23 @@ def test_manifest_describes_every_file(golden_dir):
 
 
 # -- the engine and the CLI on exported files ------------------------------------------------
+
+
+def test_runtime_streams_as_torch_streams(golden_dir, golden):
+    """Pipeline.stream on the exported files: chunks while the decoder runs (the torch model's
+    chunking), WaveGlow's noise read from one field, the same audio as torch's stream."""
+    sentence = "The forms of printed letters should be beautiful, and their arrangement reasonable."
+    overrides = [
+        f"acoustic.checkpoint={golden / 'tacotron2' / 'ckpt_dle.pt'}", "acoustic.max_decoder_steps=200",
+        "vocoder=waveglow", f"vocoder.checkpoint={golden / 'waveglow' / 'ckpt_dle.pt'}",
+        "denoiser=waveglow_bias", "seed=7", "max_chars=200",
+    ]
+    streamed = list(runtime(golden_dir, *overrides).stream(sentence))
+    expected = np.concatenate([chunk.audio for chunk in Pipeline.from_overrides(overrides).stream(sentence)])
+    assert len(streamed) >= 3 and [c.final for c in streamed] == [False] * (len(streamed) - 1) + [True]
+    audio = np.concatenate([chunk.audio for chunk in streamed])
+    assert audio.shape == expected.shape and np.abs(audio - expected).max() <= 1e-4
+    assert len(streamed[0].audio) < len(audio) / 2
 
 
 @pytest.mark.parametrize("r", [1, 2])

@@ -112,8 +112,10 @@ def export_stage(stage: str, component: Any, node: DictConfig, out: Path, opset:
     if module is not None:
         module, path = module.cpu().float().eval(), out / FILES.get(stage, f"{name}.onnx")
         if stage == "vocoder":
-            return {"name": name, "runs_in": "onnxruntime", **export_vocoder(module, component, path, opset)}
-        return {"name": name, "runs_in": "onnxruntime", **export_denoiser(module, path, opset)}
+            entry = export_vocoder(module, component, path, opset)
+        else:
+            entry = export_denoiser(module, path, opset)
+        return {"name": name, "runs_in": "onnxruntime", "context_frames": component.context_frames, **entry}
     if next(component.parameters(), None) is None:
         return {"name": name, "runs_in": "torch", "config": OmegaConf.to_container(node, resolve=True)}
     raise ConfigError(

@@ -10,7 +10,7 @@ node has no such key (say ``vocoder.sigma`` when the config's vocoder is Griffin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -83,7 +83,7 @@ class OnnxRuntime(Runtime):
         strength = float(_option(node, entry, "strength"))
         if strength < 0:
             raise ConfigError(f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default")
-        return OnnxDenoiser(self._session(entry["graph"], context), strength)
+        return OnnxDenoiser(self._session(entry["graph"], context), strength, entry["context_frames"])
 
 
 def _device_type(context: BuildContext) -> str:
@@ -98,30 +98,45 @@ def _option(node: Any, entry: Mapping[str, Any], key: str) -> Any:
 
 class OnnxVocoder(Vocoder):
     """mel (B, n_mel, T) -> audio (B, T * hop_length) through an exported vocoder graph. A
-    sampling vocoder's noise is drawn here as its torch form draws it: N(0, 1) per noise input,
-    in order, from the run's generator (the global RNG if None), times sigma; at sigma 0 a
-    private generator is not drawn from (WaveGlow's rule)."""
+    sampling vocoder's noise is drawn here as its torch form draws it: N(0, 1) per noise input
+    (`noise_shapes`), in order, from the run's generator (the global RNG if None), times sigma;
+    at sigma 0 a private generator is not drawn from (WaveGlow's rule)."""
 
     def __init__(self, session: Any, entry: Mapping[str, Any], sigma: float):
         super().__init__()
         self.session, self.noise, self.sigma = session, list(entry["noise"]), float(sigma)
         self.sample_rate, self.hop_length = int(entry["sample_rate"]), int(entry["hop_length"])
         self.n_mel_channels = int(entry["n_mel_channels"])
+        context = entry.get("context_frames")
+        self.context_frames = None if context is None else tuple(context)
 
     def formats(self) -> dict[str, str]:
         return {"runtime": f"onnxruntime ({self.session.get_providers()[0]})"}
 
+    def noise_shapes(self, batch: int, frames: int) -> list[tuple[int, int, int]]:
+        """Shapes of the N(0, 1) draws of `infer` for a (batch, n_mel, frames) mel (none for
+        a vocoder that does not sample)."""
+        return [(batch, n["channels"], frames * n["samples_per_frame"]) for n in self.noise]
+
     @torch.inference_mode()
-    def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        batch, frames = mel.size(0), mel.size(2)
+    def infer(
+        self,
+        mel: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        noise: Sequence[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """mel (B, n_mel, T) -> audio (B, T * hop); `noise` gives the N(0, 1) draws instead."""
+        shapes = self.noise_shapes(mel.size(0), mel.size(2))
+        if noise is None:
+            noise = [
+                torch.zeros(shape) if self.sigma == 0 and generator is not None
+                else torch.randn(shape, generator=generator, device=mel.device)
+                for shape in shapes
+            ]
         feed = {"mel": mel.float().cpu().numpy()}
-        for noise in self.noise:
-            shape = (batch, noise["channels"], frames * noise["samples_per_frame"])
-            if self.sigma == 0 and generator is not None:
-                draw = torch.zeros(shape)
-            else:
-                draw = self.sigma * torch.randn(shape, generator=generator, device=mel.device)
-            feed[noise["input"]] = draw.cpu().numpy()
+        for spec, draw in zip(self.noise, noise):
+            feed[spec["input"]] = (self.sigma * draw).cpu().numpy()
         (audio,) = self.session.run(None, feed)
         return torch.from_numpy(audio).to(mel.device)
 
@@ -129,9 +144,10 @@ class OnnxVocoder(Vocoder):
 class OnnxDenoiser(Denoiser):
     """audio (B, N) -> audio (B, N) through an exported denoiser graph."""
 
-    def __init__(self, session: Any, strength: float):
+    def __init__(self, session: Any, strength: float, context_frames: Sequence[int] | None):
         super().__init__()
         self.session, self.strength = session, float(strength)
+        self.context_frames = None if context_frames is None else tuple(context_frames)
 
     @torch.inference_mode()
     def forward(self, audio: torch.Tensor, strength: float | None = None) -> torch.Tensor:

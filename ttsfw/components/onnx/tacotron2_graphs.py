@@ -93,17 +93,6 @@ class DecoderStepGraph(nn.Module):
         )
 
 
-class PostnetGraph(nn.Module):
-    """mel (B, n_mel, T_out), the decoder's frames -> mel_postnet (B, n_mel, T_out)."""
-
-    def __init__(self, model: Tacotron2):
-        super().__init__()
-        self.postnet = model.postnet
-
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        return mel + self.postnet(mel)
-
-
 def step_example(model: Tacotron2, batch: int = 2, time: int = 7) -> dict[str, torch.Tensor]:
     """Example inputs of decoder_step.onnx (and the zero state a decoding starts from)."""
     c = model.config
@@ -147,9 +136,9 @@ def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str,
             DecoderStepGraph(model), tuple(step.values()), directory / "decoder_step.onnx",
             opset, step_axes, outputs=STEP_OUTPUTS, inputs=STEP_INPUTS,
         ),
-        "postnet": export_graph(
-            PostnetGraph(model), (torch.zeros(2, c.n_mel_channels, 9),), directory / "postnet.onnx",
-            opset, {"mel": frames, "mel_postnet": frames}, outputs=("mel_postnet",),
+        "postnet": export_graph(  # the residual: mel_postnet = mel + residual
+            model.postnet, (torch.zeros(2, c.n_mel_channels, 9),), directory / "postnet.onnx",
+            opset, {"mel": frames, "residual": frames}, outputs=("residual",), inputs=("mel",),
         ),
     }
     return {
@@ -159,6 +148,7 @@ def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str,
         "n_mel_channels": c.n_mel_channels,
         "n_frames_per_step": c.n_frames_per_step,
         "prenet_dim": c.prenet_dim,
+        "postnet_context_frames": model.postnet.context_frames,
         "n_symbols": c.n_symbols,
         "sample_rate": model.sample_rate,
         "hop_length": model.hop_length,
