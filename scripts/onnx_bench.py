@@ -1,5 +1,6 @@
 """runtime=onnxruntime against torch eager on the same weights, on this CPU: decoder ms/step
-(fp32 and int8) and vocoder RTF (WaveGlow-256, HiFi-GAN V1), full-size random weights.
+(fp32 and int8), vocoder RTF (WaveGlow-256, HiFi-GAN V1) and time to first audio when
+streaming (``mode.stream=true``), full-size random weights.
 
     pip install -e '.[export]' -e plugins/ttsfw-hifigan
     python scripts/onnx_bench.py --rounds 3 --threads 1 > table.md
@@ -23,14 +24,23 @@ import tempfile
 from pathlib import Path
 
 TACOTRON2 = ["acoustic.checkpoint=random", "acoustic.early_stopping=false"]
-#: pipeline -> (its overrides, the mel frames an iteration decodes)
+WAVEGLOW = ["vocoder=waveglow_256", "vocoder.checkpoint=random", "denoiser=none"]
+HIFIGAN = ["vocoder=hifigan_v1", "++vocoder.checkpoint=random"]
+#: cell family -> (its export's overrides, its bench overrides, mel frames an iteration decodes)
 PIPELINES = {
-    "decoder": (["vocoder=griffinlim", "vocoder.n_iter=1"], 400),
-    "WaveGlow-256": (["vocoder=waveglow_256", "vocoder.checkpoint=random", "denoiser=none"], 100),
-    "HiFi-GAN V1": (["vocoder=hifigan_v1", "++vocoder.checkpoint=random"], 400),
+    "decoder": (["vocoder=griffinlim", "vocoder.n_iter=1"], [], 400),
+    "WaveGlow-256": (WAVEGLOW, [], 100),
+    "HiFi-GAN V1": (HIFIGAN, [], 400),
+    "streaming, HiFi-GAN V1": (HIFIGAN, ["mode.stream=true"], 400),
 }
-#: cell -> overrides; the decoder pipeline also runs each runtime with quantize=int8
-RUNTIMES = {"torch": [], "onnxruntime": ["runtime=onnxruntime"]}
+#: cell family -> (metric, how it is read off a bench's p50s)
+METRICS = {
+    "decoder": ("decoder ms/step", lambda p50: p50["decoder_ms_per_step"]),
+    "WaveGlow-256": ("vocoder RTF", lambda p50: p50["vocoder_latency"] / p50["audio_seconds"]),
+    "HiFi-GAN V1": ("vocoder RTF", lambda p50: p50["vocoder_latency"] / p50["audio_seconds"]),
+    "streaming, HiFi-GAN V1": ("time to first audio, s", lambda p50: p50["time_to_first_audio"]),
+}
+RUNTIMES = ("torch", "onnxruntime")
 
 
 def ttsfw(*args: str) -> None:
@@ -64,18 +74,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="device.threads of every cell")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="onnx-bench-"))
-    exported = {}
-    for pipeline, (overrides, _) in PIPELINES.items():
-        exported[pipeline] = work / pipeline.replace(" ", "_")
-        ttsfw("export", f"out={exported[pipeline]}", *TACOTRON2, *overrides)
+    exported: dict[tuple[str, ...], Path] = {}
+    for overrides, _, _ in PIPELINES.values():
+        if tuple(overrides) not in exported:
+            exported[tuple(overrides)] = work / f"export{len(exported)}"
+            ttsfw("export", f"out={exported[tuple(overrides)]}", *TACOTRON2, *overrides)
     results: dict[tuple[str, str, str], list[dict[str, float]]] = {cell: [] for cell in cells()}
     for _ in range(args.rounds):
         for pipeline, runtime, quantize in cells():
-            overrides, frames = PIPELINES[pipeline]
+            overrides, bench_overrides, frames = PIPELINES[pipeline]
             cell_overrides = [
-                *TACOTRON2, *overrides, f"acoustic.max_decoder_steps={frames}", f"quantize={quantize}",
-                f"device.threads={args.threads}", *RUNTIMES[runtime], f"++runtime.dir={exported[pipeline]}",
+                *TACOTRON2, *overrides, *bench_overrides, f"acoustic.max_decoder_steps={frames}",
+                f"quantize={quantize}", f"device.threads={args.threads}", f"runtime={runtime}",
             ]
+            if runtime == "onnxruntime":
+                cell_overrides.append(f"runtime.dir={exported[tuple(overrides)]}")
             results[pipeline, runtime, quantize].append(bench(cell_overrides, work))
     print(f"threads={args.threads}, median of {args.rounds} rounds of the bench's p50\n")
     print("| pipeline | quantize | metric | torch | onnxruntime | torch / onnxruntime |")
@@ -83,14 +96,8 @@ def main() -> None:
     for pipeline, runtime, quantize in cells():
         if runtime != "torch":
             continue
-        metric = "decoder_ms_per_step" if pipeline == "decoder" else "vocoder RTF"
-        values = []
-        for name in RUNTIMES:
-            runs = results[pipeline, name, quantize]
-            if pipeline == "decoder":
-                values.append(statistics.median(r["decoder_ms_per_step"] for r in runs))
-            else:
-                values.append(statistics.median(r["vocoder_latency"] / r["audio_seconds"] for r in runs))
+        metric, read = METRICS[pipeline]
+        values = [statistics.median(read(r) for r in results[pipeline, name, quantize]) for name in RUNTIMES]
         print(f"| {pipeline} | {quantize} | {metric} | {values[0]:.3g} | {values[1]:.3g} | "
               f"{values[0] / values[1]:.2f} |")
 
