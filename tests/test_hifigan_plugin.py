@@ -39,7 +39,7 @@ def test_plugins_command_lists_hifigan(venv):
     assert result.returncode == 0, result.stderr
     entry = result.stdout.split("hifigan  (ttsfw-hifigan 0.1.0)\n", 1)[1].splitlines()
     assert entry[:2] == [
-        "  hooks: ttsfw_config_search_path, ttsfw_register_vocoders",
+        "  hooks: ttsfw_config_search_path, ttsfw_onnx_module, ttsfw_register_vocoders",
         "  vocoder: hifigan",
     ]
 

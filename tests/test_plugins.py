@@ -48,7 +48,7 @@ def test_a_plugin_adds_a_command_and_a_mode(tmp_path, capsys):
     main(["mode=synth", "++mode.name=count", "text=Seven, eight.", f"hydra.run.dir={tmp_path}"])
     assert (tmp_path / "count.txt").read_text() == "Seven, eight."
     registry = plugins.get_registry()
-    assert registry.names("command") == ["convert", "download", "hello", "plugins", "serve", "serve-bench"]
+    assert registry.names("command") == ["convert", "download", "export", "hello", "plugins", "serve", "serve-bench"]
     assert registry.names("mode") == ["bench", "count", "synth"]
 
 

@@ -28,7 +28,9 @@ def built_in_options() -> list[tuple[str, str]]:
 def test_every_built_in_option_is_typed_by_its_registered_schema():
     registry = get_registry()
     options = built_in_options()
-    assert {group for group, _ in options} == {"frontend", "acoustic", "vocoder", "denoiser", "device", "engine", "mode"}
+    assert {group for group, _ in options} == {
+        "frontend", "acoustic", "vocoder", "denoiser", "device", "engine", "mode", "runtime"
+    }
     for group, option in options:
         cfg, _ = compose_config([f"{group}={option}"])
         schema = registry.get(group, cfg[group].name).schema

@@ -9,6 +9,7 @@ so loading plugins (``--help``, ``plugins``, ``--cfg``, every error path) never 
 from __future__ import annotations
 
 from .hookspecs import hookimpl
+from .runtime import TorchRuntimeSettings
 from .settings import (
     AcceleratorSettings,
     AutoDeviceSettings,
@@ -50,6 +51,11 @@ def ttsfw_register_modes(register):
 def ttsfw_register_engines(register):
     register("local", "ttsfw.runner:LocalExecutor", schema=LocalEngineSettings)
     register("ray", "ttsfw.ray_engine:RayExecutor", schema=RayEngineSettings)
+
+
+@hookimpl
+def ttsfw_register_runtimes(register):
+    register("torch", "ttsfw.runtime:build_torch_runtime", schema=TorchRuntimeSettings)
 
 
 @hookimpl

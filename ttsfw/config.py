@@ -26,7 +26,7 @@ from .settings import JobSettings, ServeSettings, config_error
 #: config groups that select a component (group name == registry kind)
 COMPONENT_GROUPS = ("frontend", "acoustic", "vocoder", "denoiser", "device")
 #: every config group ttsfw itself defines options for
-GROUPS = (*COMPONENT_GROUPS, "engine", "mode", "serve", "voice")
+GROUPS = (*COMPONENT_GROUPS, "engine", "mode", "serve", "voice", "runtime")
 
 
 def _find_conf_dir() -> Path:

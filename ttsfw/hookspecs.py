@@ -62,6 +62,13 @@ def ttsfw_register_engines(register):
 
 
 @hookspec
+def ttsfw_register_runtimes(register):
+    """Register runtimes, ``runtime=NAME`` (its ``runtime/NAME.yaml`` comes through
+    ``ttsfw_config_search_path``): the factory returns a :class:`ttsfw.runtime.Runtime`, which
+    builds the pipeline's acoustic model, vocoder and denoiser."""
+
+
+@hookspec
 def ttsfw_install_hints():
     """Return ``{(group, option): distribution}`` for components of distributions that may not
     be installed, so that asking for one says what to ``pip install``."""
@@ -71,6 +78,16 @@ def ttsfw_install_hints():
 def ttsfw_config_search_path():
     """Return a list of Hydra search paths (``pkg://...`` or ``file://...``) holding config
     group files (e.g. ``vocoder/myvocoder.yaml``) that this plugin contributes."""
+
+
+@hookspec(firstresult=True)
+def ttsfw_onnx_module(stage, component):
+    """Return the ``torch.nn.Module`` that ``python -m ttsfw export`` writes as the ONNX graph of
+    `component`, a built ``"vocoder"`` or ``"denoiser"`` stage (`stage`), if it is this
+    plugin's; else None. A vocoder's module: ``forward(mel, *noise) -> audio`` (B, T * hop),
+    with ``noise_shapes(batch, frames)`` and ``sigma`` if it samples (the runtime feeds
+    sigma * N(0, 1) draws); a denoiser's: ``forward(audio, strength) -> audio``, with
+    ``strength`` its default."""
 
 
 @hookspec

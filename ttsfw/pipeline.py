@@ -60,14 +60,15 @@ class Pipeline:
         self.device.check_precision(cfg.precision)
         precision = Precision(str(cfg.precision), str(cfg.get("quantize", "none")))
         context = BuildContext(device=self.device, precision=precision)
+        runtime = registry.build("runtime", cfg.runtime, context)  # torch, onnxruntime: who builds
         context.frontend = registry.build("frontend", cfg.frontend, context)
-        context.acoustic = self._place(registry.build("acoustic", cfg.acoustic, context))
-        context.vocoder = self._place(registry.build("vocoder", cfg.vocoder, context))
+        context.acoustic = self._place(runtime.build(registry, "acoustic", cfg.acoustic, context))
+        context.vocoder = self._place(runtime.build(registry, "vocoder", cfg.vocoder, context))
         check_compatible(context.acoustic, context.vocoder)
         self.frontend = context.frontend
         self.acoustic = context.acoustic
         self.vocoder = context.vocoder
-        self.denoiser = self._place(registry.build("denoiser", cfg.denoiser, context))
+        self.denoiser = self._place(runtime.build(registry, "denoiser", cfg.denoiser, context))
 
     @classmethod
     def from_overrides(cls, overrides: Iterable[str] = ()) -> "Pipeline":

@@ -23,6 +23,7 @@ KINDS: dict[str, str] = {
     "command": "ttsfw_register_commands",
     "mode": "ttsfw_register_modes",
     "engine": "ttsfw_register_engines",
+    "runtime": "ttsfw_register_runtimes",
 }
 
 #: ``factory(cfg, context) -> component``, or its ``"package.module:function"`` name, imported

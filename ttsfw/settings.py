@@ -39,6 +39,7 @@ class JobSettings:
     engine: Any = MISSING
     mode: Any = MISSING
     serve: Any = MISSING
+    runtime: Any = MISSING
     text: Optional[str] = None
     input: Optional[str] = None
     default_text: str = MISSING

@@ -5,5 +5,5 @@
 """
 
 PLUGINS: tuple[str, ...] = tuple(
-    f"ttsfw.components.{name}.plugin" for name in ("english", "tacotron2", "waveglow", "griffinlim")
+    f"ttsfw.components.{name}.plugin" for name in ("english", "tacotron2", "waveglow", "griffinlim", "onnx")
 )

@@ -207,7 +207,7 @@ class Tacotron2(AcousticModel):
         """ids (B, T_in), lengths (B,) -> memory (B, T, E) and pad_mask (B, T) of the rows
         sorted longest first (T = the longest length), and `restore`, the indices that put
         sorted rows back in the caller's order."""
-        self._check_inputs(ids, lengths)
+        check_inputs(ids, lengths, self.config.n_symbols)
         lengths = lengths.to(ids.device)
         order = torch.argsort(lengths, descending=True, stable=True)
         lengths = lengths[order]
@@ -267,22 +267,24 @@ class Tacotron2(AcousticModel):
             "mel_mean_abs_deviation": float(diff.mean()),
         }
 
-    def _check_inputs(self, ids: torch.Tensor, lengths: torch.Tensor) -> None:
-        if ids.dim() != 2 or lengths.shape != ids.shape[:1]:
-            raise ValueError(
-                f"Tacotron2.infer expects ids (B, T_in) and lengths (B,), "
-                f"got {tuple(ids.shape)} and {tuple(lengths.shape)}"
-            )
-        if ids.numel() == 0 or int(lengths.min()) < 1:
-            raise InputError(
-                "Tacotron2 cannot speak an empty text: every item needs at least one symbol"
-            )
-        if int(lengths.max()) > ids.size(1):
-            raise ValueError(f"a length exceeds the {ids.size(1)} columns of ids")
-        if int(ids.max()) >= self.config.n_symbols or int(ids.min()) < 0:
-            raise InputError(
-                f"symbol ids must lie in [0, {self.config.n_symbols}) for this model, got "
-                f"{int(ids.min())}..{int(ids.max())}: the frontend and the checkpoint use "
-                f"different symbol tables"
-            )
+
+def check_inputs(ids: torch.Tensor, lengths: torch.Tensor, n_symbols: int) -> None:
+    """ids (B, T_in) and lengths (B,) fit a Tacotron2 of `n_symbols` symbols, or an error."""
+    if ids.dim() != 2 or lengths.shape != ids.shape[:1]:
+        raise ValueError(
+            f"Tacotron2.infer expects ids (B, T_in) and lengths (B,), "
+            f"got {tuple(ids.shape)} and {tuple(lengths.shape)}"
+        )
+    if ids.numel() == 0 or int(lengths.min()) < 1:
+        raise InputError(
+            "Tacotron2 cannot speak an empty text: every item needs at least one symbol"
+        )
+    if int(lengths.max()) > ids.size(1):
+        raise ValueError(f"a length exceeds the {ids.size(1)} columns of ids")
+    if int(ids.max()) >= n_symbols or int(ids.min()) < 0:
+        raise InputError(
+            f"symbol ids must lie in [0, {n_symbols}) for this model, got "
+            f"{int(ids.min())}..{int(ids.max())}: the frontend and the checkpoint use "
+            f"different symbol tables"
+        )
 

@@ -9,14 +9,14 @@ same decoder loop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 
 from ...stages import MelChunk
 
 if TYPE_CHECKING:
-    from .model import Tacotron2
+    from .model import Tacotron2, Tacotron2Config
 
 #: frames in the first chunk (time to first audio), then each chunk twice the last, up to the
 #: largest (fewer postnet and vocoder calls once audio is flowing)
@@ -30,14 +30,29 @@ def stream_mels(
     """ids (B, T_in), lengths (B,) -> MelChunks of postnet frames, rows in the caller's order."""
     memory, pad_mask, restore = model.encode(ids, lengths)
     c, decoder = model.config, model.decoder
-    r, lookahead = c.n_frames_per_step, model.postnet.context_frames
-    batch, device = memory.size(0), memory.device
-    decoded = torch.empty(batch, decoder.n_mel_channels, c.max_decoder_steps * r, device=device)
-    step_lengths = torch.zeros(batch, dtype=torch.int32, device=device)
     steps = decoder.steps(
         memory.float(), pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
         generator, decoder.prenet.dropout,
     )
+    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore)
+
+
+@torch.inference_mode()
+def postnet_chunks(
+    steps: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    postnet: Callable[[torch.Tensor], torch.Tensor],
+    steps_to_frames: Callable[[torch.Tensor], torch.Tensor],
+    config: "Tacotron2Config",
+    restore: torch.Tensor,
+) -> Iterator[MelChunk]:
+    """A decoder's steps, as `Decoder.steps` yields them -> MelChunks of postnet frames, rows
+    put back in the caller's order by `restore`. `postnet`: mel -> its residual, with
+    ``context_frames``; `steps_to_frames`: (T_steps, B, n_mel * r) -> (B, n_mel, T_steps * r);
+    `config` gives r and the step limit. (The runtime=onnxruntime model streams through it too.)"""
+    r, lookahead = config.n_frames_per_step, postnet.context_frames
+    batch, device = restore.numel(), restore.device
+    decoded = torch.empty(batch, config.n_mel_channels, config.max_decoder_steps * r, device=device)
+    step_lengths = torch.zeros(batch, dtype=torch.int32, device=device)
     frames = emitted = 0
     target = FIRST_CHUNK
     while True:
@@ -46,7 +61,7 @@ def stream_mels(
         done = step is None
         if not done:
             output, _, not_finished = step
-            decoded[:, :, frames : frames + r] = decoder.steps_to_frames(output[None, :, :-1])
+            decoded[:, :, frames : frames + r] = steps_to_frames(output[None, :, :-1])
             frames += r
             step_lengths += not_finished
         ready = frames if done else frames - lookahead
@@ -54,10 +69,10 @@ def stream_mels(
             continue
         start = max(0, emitted - lookahead)
         window = decoded[:, :, start : min(frames, ready + lookahead)]
-        post = (window + model.postnet(window))[:, :, emitted - start : ready - start]
+        post = (window + postnet(window))[:, :, emitted - start : ready - start]
         stopped = (not_finished == 0) | done
         row_lengths = torch.where(stopped, step_lengths * r, -1)
-        hit = (row_lengths == c.max_decoder_steps * r)[restore].nonzero().flatten().tolist()
+        hit = (row_lengths == config.max_decoder_steps * r)[restore].nonzero().flatten().tolist()
         yield MelChunk(post[restore], emitted, row_lengths[restore], done, hit if done else [])
         if done:
             return

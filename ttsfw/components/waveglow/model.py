@@ -278,7 +278,7 @@ class WaveGlow(Vocoder):
         cond = self.upsample(mel.to(self.upsample.weight.dtype))[
             :, :, : mel.size(2) * self.hop_length
         ]
-        cond = cond.unfold(2, group, group).permute(0, 2, 1, 3)
+        cond = cond.view(cond.size(0), cond.size(1), -1, group).permute(0, 2, 1, 3)  # as unfold; exports
         return cond.reshape(cond.size(0), cond.size(1), -1).permute(0, 2, 1)
 
     def noise_shapes(self, batch: int, frames: int) -> list[tuple[int, int, int]]:

@@ -152,3 +152,15 @@ class Generator(Vocoder):
                 f"{tuple(mel.shape)}; add a batch dim or transpose (frames, mels) input"
             )
         return self(mel).squeeze(1)
+
+
+class GeneratorGraph(nn.Module):
+    """The generator as ``python -m ttsfw export`` writes it: mel (B, n_mel, T) -> audio
+    (B, T * hop_length), as ``Generator.infer``."""
+
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.generator(mel).squeeze(1)

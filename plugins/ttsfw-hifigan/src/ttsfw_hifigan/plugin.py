@@ -18,3 +18,13 @@ def ttsfw_register_vocoders(register):
 @hookimpl
 def ttsfw_config_search_path():
     return ["pkg://ttsfw_hifigan.conf"]
+
+
+@hookimpl
+def ttsfw_onnx_module(stage, component):
+    """``python -m ttsfw export``: the generator's ONNX form (mel -> audio (B, N))."""
+    from .generator import Generator, GeneratorGraph
+
+    if stage == "vocoder" and isinstance(component, Generator):
+        return GeneratorGraph(component)
+    return None
