@@ -1,105 +1,129 @@
-"""runtime=onnxruntime against torch eager on the same weights, on this CPU: decoder ms/step
-(fp32 and int8), vocoder RTF (WaveGlow-256, HiFi-GAN V1) and time to first audio when
-streaming (``mode.stream=true``), full-size random weights.
+"""runtime=onnxruntime against torch eager on the same weights, in one process on this CPU:
+decoder ms/step (fp32 and int8), vocoder RTF (WaveGlow-256, HiFi-GAN V1) and time to first
+audio when streaming, full-size random weights (NVIDIA's architectures).
 
     pip install -e '.[export]' -e plugins/ttsfw-hifigan
-    python scripts/onnx_bench.py --rounds 3 --threads 1 > table.md
+    python scripts/onnx_bench.py --rounds 5 --threads 1 > table.md
 
-Each pipeline is exported once (``python -m ttsfw export``, the same ``checkpoint=random``
-weights the torch cells build). Every cell is its own ``python -m ttsfw mode=bench`` process;
-rounds interleave torch and onnxruntime so that drift on a shared machine hits both alike; a
-cell is the median over rounds of the bench's median (p50). The decoder cells run a Griffin-Lim
-of one iteration after the decoder (its time is not counted). Not a test: the numbers depend on
-the machine.
+Each pipeline is exported once (what ``python -m ttsfw export`` does) from the same
+``checkpoint=random`` weights the torch pipelines build. The pipelines are built side by side
+and measured in rounds, one measurement of each per round, so that drift on a shared machine
+hits them alike; a cell is the median over rounds. The input is the benchmark's sentence (the
+lab's 166 characters) with early stopping off: `--steps` decoder steps; the vocoders get the
+first `--vocoder-frames` of its mel. Not a test: the numbers depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import statistics
-import subprocess
-import sys
 import tempfile
+import time
+import warnings
 from pathlib import Path
+from typing import Callable
 
-TACOTRON2 = ["acoustic.checkpoint=random", "acoustic.early_stopping=false"]
-WAVEGLOW = ["vocoder=waveglow_256", "vocoder.checkpoint=random", "denoiser=none"]
-HIFIGAN = ["vocoder=hifigan_v1", "++vocoder.checkpoint=random"]
-#: cell family -> (its export's overrides, its bench overrides, mel frames an iteration decodes)
-PIPELINES = {
-    "decoder": (["vocoder=griffinlim", "vocoder.n_iter=1"], [], 400),
-    "WaveGlow-256": (WAVEGLOW, [], 100),
-    "HiFi-GAN V1": (HIFIGAN, [], 400),
-    "streaming, HiFi-GAN V1": (HIFIGAN, ["mode.stream=true"], 400),
+from ttsfw.threads import SPIN_COUNT
+
+os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)  # before torch loads, as the CLI does
+
+import torch  # noqa: E402
+
+from ttsfw.components.onnx.export import OPSET, export_pipeline  # noqa: E402
+from ttsfw.config import compose_config  # noqa: E402
+from ttsfw.pipeline import Pipeline  # noqa: E402
+from ttsfw.timing import StageTimer  # noqa: E402
+
+VOCODERS = {
+    "HiFi-GAN V1": ["vocoder=hifigan_v1", "vocoder.checkpoint=random"],
+    "WaveGlow-256": ["vocoder=waveglow_256", "vocoder.checkpoint=random", "denoiser=none"],
 }
-#: cell family -> (metric, how it is read off a bench's p50s)
-METRICS = {
-    "decoder": ("decoder ms/step", lambda p50: p50["decoder_ms_per_step"]),
-    "WaveGlow-256": ("vocoder RTF", lambda p50: p50["vocoder_latency"] / p50["audio_seconds"]),
-    "HiFi-GAN V1": ("vocoder RTF", lambda p50: p50["vocoder_latency"] / p50["audio_seconds"]),
-    "streaming, HiFi-GAN V1": ("time to first audio, s", lambda p50: p50["time_to_first_audio"]),
-}
-RUNTIMES = ("torch", "onnxruntime")
 
 
-def ttsfw(*args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "ttsfw", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"python -m ttsfw {' '.join(args)} failed:\n{done.stderr}")
+def build(overrides: list[str], directory: Path, quantize: tuple[str, ...]) -> dict[str, Pipeline]:
+    """Export the pipeline of `overrides` to `directory`; its torch and onnxruntime pipelines
+    for each `quantize` (none: fp32; int8: int8 decoder steps), by "RUNTIME QUANTIZE"."""
+    cfg, choices = compose_config(overrides)
+    export_pipeline(cfg, choices, directory, OPSET)
+    runtimes = {"torch": [], "onnxruntime": ["runtime=onnxruntime", f"runtime.dir={directory}"]}
+    return {
+        f"{runtime} {q}": Pipeline.from_overrides([*overrides, *extra, f"quantize={q}"])
+        for runtime, extra in runtimes.items()
+        for q in quantize
+    }
 
 
-def bench(overrides: list[str], work: Path) -> dict[str, float]:
-    """One ``mode=bench`` process: the p50 of each of its metrics."""
-    run_dir = Path(tempfile.mkdtemp(dir=work))
-    ttsfw("mode=bench", "mode.warmup=1", "mode.num_iters=3", "progress=false",
-          f"hydra.run.dir={run_dir}", *overrides)
-    summary = json.loads((run_dir / "bench.json").read_text())["summary"]
-    return {name: stats["p50"] for name, stats in summary.items()}
+def seconds(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
 
 
-def cells() -> list[tuple[str, str, str]]:
-    """(pipeline, runtime, quantize) of every cell."""
-    found = []
-    for pipeline in PIPELINES:
-        for runtime in RUNTIMES:
-            for quantize in ("none", "int8") if pipeline == "decoder" else ("none",):
-                found.append((pipeline, runtime, quantize))
-    return found
+def decoder_ms_per_step(pipeline: Pipeline, ids: torch.Tensor, lengths: torch.Tensor) -> float:
+    steps = pipeline.acoustic.config.max_decoder_steps
+    return 1000 * seconds(lambda: pipeline.acoustic.mels(ids, lengths)) / steps
+
+
+def vocoder_rtf(pipeline: Pipeline, mel: torch.Tensor) -> float:
+    audio_seconds = mel.size(2) * pipeline.vocoder.hop_length / pipeline.sample_rate
+    return seconds(lambda: pipeline.vocoder.infer(mel)) / audio_seconds
+
+
+def time_to_first_audio(pipeline: Pipeline, ids: torch.Tensor, lengths: torch.Tensor) -> float:
+    """Seconds until `stream_batch` gives its first audio (the decoder then stops)."""
+    start = time.perf_counter()
+    stream = pipeline.stream_batch(ids, lengths, torch.Generator().manual_seed(0), StageTimer(pipeline.device))
+    next(stream)
+    elapsed = time.perf_counter() - start
+    stream.close()
+    return elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="device.threads of every cell")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="device.threads of every pipeline")
+    parser.add_argument("--steps", type=int, default=400, help="decoder steps per measurement")
+    parser.add_argument("--vocoder-frames", type=int, default=100, help="mel frames per vocoder call")
     args = parser.parse_args()
+    warnings.simplefilter("ignore")  # random weights, say the pipelines
     work = Path(tempfile.mkdtemp(prefix="onnx-bench-"))
-    exported: dict[tuple[str, ...], Path] = {}
-    for overrides, _, _ in PIPELINES.values():
-        if tuple(overrides) not in exported:
-            exported[tuple(overrides)] = work / f"export{len(exported)}"
-            ttsfw("export", f"out={exported[tuple(overrides)]}", *TACOTRON2, *overrides)
-    results: dict[tuple[str, str, str], list[dict[str, float]]] = {cell: [] for cell in cells()}
-    for _ in range(args.rounds):
-        for pipeline, runtime, quantize in cells():
-            overrides, bench_overrides, frames = PIPELINES[pipeline]
-            cell_overrides = [
-                *TACOTRON2, *overrides, *bench_overrides, f"acoustic.max_decoder_steps={frames}",
-                f"quantize={quantize}", f"device.threads={args.threads}", f"runtime={runtime}",
-            ]
-            if runtime == "onnxruntime":
-                cell_overrides.append(f"runtime.dir={exported[tuple(overrides)]}")
-            results[pipeline, runtime, quantize].append(bench(cell_overrides, work))
-    print(f"threads={args.threads}, median of {args.rounds} rounds of the bench's p50\n")
-    print("| pipeline | quantize | metric | torch | onnxruntime | torch / onnxruntime |")
-    print("|---|---|---|---|---|---|")
-    for pipeline, runtime, quantize in cells():
-        if runtime != "torch":
-            continue
-        metric, read = METRICS[pipeline]
-        values = [statistics.median(read(r) for r in results[pipeline, name, quantize]) for name in RUNTIMES]
-        print(f"| {pipeline} | {quantize} | {metric} | {values[0]:.3g} | {values[1]:.3g} | "
-              f"{values[0] / values[1]:.2f} |")
+    common = [
+        "acoustic.checkpoint=random", "acoustic.early_stopping=false",
+        f"acoustic.max_decoder_steps={args.steps}", f"device.threads={args.threads}",
+    ]
+    hifigan = build([*common, *VOCODERS["HiFi-GAN V1"]], work / "hifigan", ("none", "int8"))
+    waveglow = build([*common, *VOCODERS["WaveGlow-256"]], work / "waveglow", ("none",))
+    text = compose_config(["mode=bench"])[0].mode.text[:166]
+    ids = hifigan["torch none"].encode_each([text])[0][None]
+    lengths = torch.tensor([ids.size(1)])
+    cells: dict[tuple[str, str], Callable[[], float]] = {}
+    with torch.inference_mode():
+        mel = hifigan["torch none"].acoustic.mels(ids, lengths).mel[:, :, : args.vocoder_frames]
+        for variant, pipeline in hifigan.items():
+            cells["decoder ms/step", variant] = lambda p=pipeline: decoder_ms_per_step(p, ids, lengths)
+        for name, family in (("HiFi-GAN V1", hifigan), ("WaveGlow-256", waveglow)):
+            for variant in ("torch none", "onnxruntime none"):
+                cells[f"{name} RTF", variant] = lambda p=family[variant]: vocoder_rtf(p, mel)
+        for variant in ("torch none", "onnxruntime none"):
+            cells["streaming TTFA, s (HiFi-GAN V1)", variant] = lambda p=hifigan[variant]: time_to_first_audio(
+                p, ids, lengths
+            )
+        for measure in cells.values():  # warm-up
+            measure()
+        results: dict[tuple[str, str], list[float]] = {cell: [] for cell in cells}
+        for _ in range(args.rounds):
+            for cell, measure in cells.items():
+                results[cell].append(measure())
+    print(f"threads={args.threads}, {args.steps} decoder steps, batch 1, median of {args.rounds} rounds\n")
+    print("| metric | quantize | torch | onnxruntime | torch / onnxruntime |")
+    print("|---|---|---|---|---|")
+    for metric, variant in results:
+        if variant.startswith("torch"):
+            quantize = variant.split()[1]
+            mine, theirs = (statistics.median(results[metric, f"{r} {quantize}"]) for r in ("torch", "onnxruntime"))
+            print(f"| {metric} | {quantize} | {mine:.3g} | {theirs:.3g} | {mine / theirs:.2f} |")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ MagicMind deployments of Tacotron2 do): ``decoder_step.onnx`` is one decoder ste
 whole recurrent state as explicit inputs and outputs. Prenet dropout is an explicit input:
 one scale per prenet layer, ``keep / 0.5`` (0 or 2) with dropout on, all ones with it off, so
 the caller's random draws (or none) decide it and the graph itself is deterministic.
+``postnet.onnx`` gives the postnet's residual (mel_postnet = mel + residual), so that a stream
+can run it on windows of decoded frames as the torch model does.
 
 Shapes: B = batch, T_in = input symbols (rows sorted by length, longest first, T_in = the
 longest), E = encoder_embedding_dim, A = attention_dim, R = n_mel * r (one step's frames).
