@@ -449,12 +449,9 @@ class PackedDecoder:
                 f"weight_format must be one of {WEIGHT_FORMATS}, got {weight_format!r}"
             )
 
-        # int8 packs the two LSTM cells (98% of the step's weights) only: a dynamic int8 linear
-        # has ~10 us of fixed cost per call, more than the fp32 GEMV of a small matrix takes
-        small_format = "fp32" if weight_format == "int8" else weight_format
-
-        def pack(linear: nn.Linear) -> Linear:
-            return pack_linear(linear.weight, linear.bias, small_format)
+        # int8 leaves the prenet's two small matrices (86 k weights) in fp32: a dynamic int8
+        # linear has ~10 us of fixed cost per call, more than their fp32 GEMVs take in all
+        prenet_format = "fp32" if weight_format == "int8" else weight_format
 
         # Attention: energies v . tanh(u) are computed as (2 v) . sigmoid(2 u), which differ by
         # the constant sum(v), which the softmax cancels; torch's fp32 sigmoid is ~5x faster than
@@ -465,16 +462,19 @@ class PackedDecoder:
         self.location = 2 * pack_location(attention)
         self.kernel_size = attention.location_layer.location_conv.conv.kernel_size[0]
         self.v = 2 * attention.v.linear_layer.weight.detach()[0]  # (attention_dim,)
-        self.prenet_layers = [pack(layer.linear_layer) for layer in decoder.prenet.layers]
+        self.prenet_layers = [
+            pack_linear(layer.linear_layer.weight, layer.linear_layer.bias, prenet_format)
+            for layer in decoder.prenet.layers
+        ]
         self.attention_gates = pack_lstm_cell(decoder.attention_rnn, weight_format)
-        self.query = pack_linear(2 * attention.query_layer.linear_layer.weight, None, small_format)
+        self.query = pack_linear(2 * attention.query_layer.linear_layer.weight, None, weight_format)
         self.decoder_gates = pack_lstm_cell(decoder.decoder_rnn, weight_format)
         projection = decoder.linear_projection.linear_layer
         gate = decoder.gate_layer.linear_layer
         self.frame_and_gate = pack_linear(
             torch.cat((projection.weight, gate.weight)),
             torch.cat((projection.bias, gate.bias)),
-            small_format,
+            weight_format,
         )
 
     def prenet(
