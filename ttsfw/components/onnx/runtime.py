@@ -91,9 +91,9 @@ def _device_type(context: BuildContext) -> str:
 
 
 def _option(node: Any, entry: Mapping[str, Any], key: str) -> Any:
-    """The stage node's value of `key`, else the export's."""
+    """The stage node's value of `key`, else the export's (None where an older export has none)."""
     value = node.get(key) if node is not None else None
-    return entry[key] if value is None else value
+    return entry.get(key) if value is None else value
 
 
 class OnnxVocoder(Vocoder):

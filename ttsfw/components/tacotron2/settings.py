@@ -35,3 +35,4 @@ class Tacotron2Settings:
     gate_threshold: float = MISSING
     early_stopping: bool = MISSING
     prenet_dropout: bool = MISSING
+    max_frames_per_symbol: Optional[float] = MISSING

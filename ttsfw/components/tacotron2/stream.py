@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import torch
 
 from ...stages import MelChunk
+from .budget import cut_rows, step_limits
 
 if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
@@ -30,11 +31,12 @@ def stream_mels(
     """ids (B, T_in), lengths (B,) -> MelChunks of postnet frames, rows in the caller's order."""
     memory, pad_mask, restore = model.encode(ids, lengths)
     c, decoder = model.config, model.decoder
+    limits = step_limits(pad_mask, c)
     steps = decoder.steps(
         memory.float(), pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
-        generator, decoder.prenet.dropout,
+        generator, decoder.prenet.dropout, limits,
     )
-    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore)
+    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore, limits)
 
 
 @torch.inference_mode()
@@ -44,11 +46,13 @@ def postnet_chunks(
     steps_to_frames: Callable[[torch.Tensor], torch.Tensor],
     config: "Tacotron2Config",
     restore: torch.Tensor,
+    limits: torch.Tensor,
 ) -> Iterator[MelChunk]:
     """A decoder's steps, as `Decoder.steps` yields them -> MelChunks of postnet frames, rows
     put back in the caller's order by `restore`. `postnet`: mel -> its residual, with
     ``context_frames``; `steps_to_frames`: (T_steps, B, n_mel * r) -> (B, n_mel, T_steps * r);
-    `config` gives r and the step limit. (The runtime=onnxruntime model streams through it too.)"""
+    `config` gives r and the step limit, `limits` (B,) each sorted row's limit in steps
+    (budget.py). (The runtime=onnxruntime model streams through it too.)"""
     r, lookahead = config.n_frames_per_step, postnet.context_frames
     batch, device = restore.numel(), restore.device
     decoded = torch.empty(batch, config.n_mel_channels, config.max_decoder_steps * r, device=device)
@@ -72,7 +76,7 @@ def postnet_chunks(
         post = (window + postnet(window))[:, :, emitted - start : ready - start]
         stopped = (not_finished == 0) | done
         row_lengths = torch.where(stopped, step_lengths * r, -1)
-        hit = (row_lengths == config.max_decoder_steps * r)[restore].nonzero().flatten().tolist()
+        hit = cut_rows(row_lengths[restore], limits.to(device)[restore], r)
         yield MelChunk(post[restore], emitted, row_lengths[restore], done, hit if done else [])
         if done:
             return
