@@ -33,15 +33,15 @@ def never_stopping(**options) -> Tacotron2:
     return model
 
 
-@pytest.mark.parametrize("r", [1, 2])
-def test_a_row_that_never_stops_is_cut_at_its_budget_and_reported(r):
-    model = never_stopping(n_frames_per_step=r, max_frames_per_symbol=2.0)
+@pytest.mark.parametrize("r, base, lengths", [(1, 0, [10, 6]), (2, 0, [10, 6]), (2, 1.5, [12, 8])])
+def test_a_row_that_never_stops_is_cut_at_its_budget_and_reported(r, base, lengths):
+    model = never_stopping(n_frames_per_step=r, max_frames_per_symbol=2.0, frame_budget_base=base)
     with pytest.warns(MaxDecoderStepsWarning, match=r"frame budget \(max_frames_per_symbol=2.0 .* \[0, 1\]"):
         out = model.infer_full(IDS, LENGTHS)
-    # 2 frames per symbol: 10 and 6 frames, rounded up to whole steps of r frames
-    assert out.mel_lengths.tolist() == [10, 6]
+    # 2 frames per 5 and 3 symbols, + base, rounded up to whole steps of r frames
+    assert out.mel_lengths.tolist() == lengths
     assert out.hit_max_steps == [0, 1]
-    assert out.mel.shape[2] == 10 + r  # decoding ends a step after the last row's budget
+    assert out.mel.shape[2] == lengths[0] + r  # decoding ends a step after the last budget
 
 
 def test_the_budget_never_exceeds_max_decoder_steps():
@@ -77,6 +77,8 @@ def test_the_stream_cuts_and_reports_at_the_budget_too():
 def test_a_budget_must_be_positive(value):
     with pytest.raises(ConfigError, match=f"max_frames_per_symbol .* must be positive, or null for no budget; got {value}"):
         Tacotron2Config(max_frames_per_symbol=value)
+    with pytest.raises(ConfigError, match=f"frame_budget_base .* must be >= 0, got {value - 1}"):
+        Tacotron2Config(max_frames_per_symbol=1.0, frame_budget_base=value - 1)
 
 
 def test_the_engine_names_the_budget_when_it_cuts(recwarn):
@@ -84,14 +86,16 @@ def test_the_engine_names_the_budget_when_it_cuts(recwarn):
     overrides = [
         *TINY_TACOTRON2, "vocoder=griffinlim", "vocoder.n_iter=2", "denoiser=none",
         "acoustic.gate_threshold=1.0",  # never stops
-        "acoustic.max_decoder_steps=1000", "acoustic.max_frames_per_symbol=1.5", "on_max_steps=warn",
+        "acoustic.max_decoder_steps=1000", "acoustic.max_frames_per_symbol=1.5",
+        "acoustic.frame_budget_base=3", "on_max_steps=warn",
     ]
     result = Pipeline.from_overrides(overrides).synthesize(["Hello."])
     utterance = result.utterances[0]
     assert utterance.hit_max_decoder_steps
-    assert len(utterance.audio) == 9 * 256  # 6 symbols x 1.5 frames
+    assert len(utterance.audio) == 12 * 256  # 6 symbols x 1.5 frames + 3
     messages = [str(w.message) for w in recwarn.list]
     assert any(
-        "line 1, sentence 1 ('Hello.') reached its frame budget of 9 frames "
-        "(acoustic.max_frames_per_symbol=1.5 x 6 symbols)" in m for m in messages
+        "line 1, sentence 1 ('Hello.') reached its frame budget of 12 frames "
+        "(acoustic.max_frames_per_symbol=1.5 x 6 symbols + acoustic.frame_budget_base=3)" in m
+        for m in messages
     ), messages

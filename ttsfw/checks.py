@@ -27,17 +27,19 @@ def no_frames(piece: Piece) -> str:
 def cut(piece: Piece, pipeline: "Pipeline") -> str:
     """``line 3, sentence 2 ('...') reached acoustic.max_decoder_steps=N``, or, when the
     frame budget (acoustic.max_frames_per_symbol) was the lower limit, ``... reached its
-    frame budget of F frames (acoustic.max_frames_per_symbol=X x S symbols)``"""
+    frame budget of F frames (acoustic.max_frames_per_symbol=X x S symbols + ...)``"""
     where = f"line {piece.line + 1}, sentence {piece.number + 1} ({preview(piece.text)})"
     max_steps = pipeline.cfg.acoustic.get("max_decoder_steps")
-    per_symbol = pipeline.cfg.acoustic.get("max_frames_per_symbol")
-    r = getattr(getattr(pipeline.acoustic, "config", None), "n_frames_per_step", 1)
-    if per_symbol is not None and max_steps is not None:
-        frames = budget_frames(len(piece.ids), r, per_symbol)
-        if frames < max_steps * r:
+    config = getattr(pipeline.acoustic, "config", None)  # a Tacotron2's (torch or onnxruntime)
+    per_symbol = getattr(config, "max_frames_per_symbol", None)
+    if per_symbol is not None:
+        r, base = config.n_frames_per_step, config.frame_budget_base
+        frames = budget_frames(len(piece.ids), r, per_symbol, base)
+        if frames < config.max_decoder_steps * r:
             return (
                 f"{where} reached its frame budget of {frames} frames "
-                f"(acoustic.max_frames_per_symbol={per_symbol} x {len(piece.ids)} symbols)"
+                f"(acoustic.max_frames_per_symbol={per_symbol:g} x {len(piece.ids)} symbols"
+                f" + acoustic.frame_budget_base={base:g})"
             )
     return f"{where} reached acoustic.max_decoder_steps={max_steps}"
 

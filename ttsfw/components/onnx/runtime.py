@@ -73,6 +73,7 @@ class OnnxRuntime(Runtime):
             step = quantized_int8(self.directory / graphs["decoder_step"]["file"])
             sessions["decoder_step"] = self._session(graphs["decoder_step"], context, step)
         behaviour = {key: _option(node, entry, key) for key in BEHAVIOUR}
+        behaviour = {key: value for key, value in behaviour.items() if value is not None}  # older exports
         step_format = "int8" if quantize == "int8" else "float32"
         return OnnxTacotron2(sessions, entry, behaviour, step_format, reference)
 

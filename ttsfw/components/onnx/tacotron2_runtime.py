@@ -25,7 +25,8 @@ from .tacotron2_graphs import PRENET_MASKS, STATE
 
 #: decoding options a run may change (the config's acoustic node, else the export's values)
 BEHAVIOUR = (
-    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout", "max_frames_per_symbol"
+    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
+    "max_frames_per_symbol", "frame_budget_base",
 )
 #: a decoder step as `Decoder.steps` yields it: r frames and the gate logit (B, R + 1), the
 #: attention weights (B, T_in), the rows not stopped yet (B,) int32

@@ -1,9 +1,12 @@
 """The decoder's step limit per row: ``max_decoder_steps`` for every row, and, with
 ``max_frames_per_symbol`` set, a frame budget from the row's input length, so that a row whose
-stop gate never fires (babble on an unseen text) is cut at a few times the speech its text can
+stop gate never fires (babble on an unseen text) is cut near the most speech its text can
 hold instead of at max_decoder_steps (23 s at r=1, 46 s at r=2).
 
-    budget(row) = ceil(max_frames_per_symbol * input symbols / r) decoder steps (<= max_decoder_steps)
+    budget frames(row) = max_frames_per_symbol * input symbols + frame_budget_base
+    limit(row) = ceil(budget frames / r) decoder steps, at most max_decoder_steps
+
+(``frame_budget_base`` covers what every clip has whatever its length: the silence at its ends.)
 
 A row at its limit is forced to stop: it keeps all the frames of its limit (mel_length =
 limit * r) and is reported with the rows cut at max_decoder_steps (``hit_max_steps``).
@@ -30,14 +33,17 @@ def step_limits(pad_mask: torch.Tensor, config: "Tacotron2Config") -> torch.Tens
     )
     if config.max_frames_per_symbol is None:
         return limits
-    r = config.n_frames_per_step
-    budget = torch.ceil(lengths.double() * config.max_frames_per_symbol / r).to(torch.int32)
+    frames = lengths.double() * config.max_frames_per_symbol + config.frame_budget_base
+    budget = torch.ceil(frames / config.n_frames_per_step).to(torch.int32)
     return torch.minimum(limits, budget.clamp(min=1))
 
 
-def budget_frames(symbols: int, frames_per_step: int, max_frames_per_symbol: float) -> int:
-    """The frame budget of one row of `symbols` input symbols (a multiple of r)."""
-    return math.ceil(symbols * max_frames_per_symbol / frames_per_step) * frames_per_step
+def budget_frames(
+    symbols: int, frames_per_step: int, max_frames_per_symbol: float, frame_budget_base: float = 0.0
+) -> int:
+    """The frame budget of one row of `symbols` input symbols (a whole number of steps)."""
+    frames = symbols * max_frames_per_symbol + frame_budget_base
+    return max(1, math.ceil(frames / frames_per_step)) * frames_per_step
 
 
 def cut_rows(mel_lengths: torch.Tensor, limits: torch.Tensor, frames_per_step: int) -> list[int]:

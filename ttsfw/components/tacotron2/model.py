@@ -30,7 +30,8 @@ from .stream import stream_mels
 #: options that change how the model decodes, not its weights (`load_tacotron2` takes them from
 #: the caller, else from the file as torch.hub does; the pipeline from the ttsfw config)
 BEHAVIOUR = (
-    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout", "max_frames_per_symbol"
+    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
+    "max_frames_per_symbol", "frame_budget_base",
 )
 #: DLE/NVIDIA constructor options that only matter in training: accepted and ignored
 TRAINING_ONLY = ("mask_padding", "p_attention_dropout", "p_decoder_dropout", "fp16_run")
@@ -60,8 +61,10 @@ class Tacotron2Config:
     gate_threshold: float = 0.5
     early_stopping: bool = True
     prenet_dropout: bool = True
-    #: the frame budget (budget.py): at most this many frames per input symbol; None = off (DLE)
+    #: the frame budget (budget.py): at most this many frames per input symbol, plus
+    #: frame_budget_base frames; None = off (DLE)
     max_frames_per_symbol: float | None = None
+    frame_budget_base: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_frames_per_step < 1:
@@ -82,6 +85,11 @@ class Tacotron2Config:
             raise ConfigError(
                 f"tacotron2: max_frames_per_symbol (the frame budget per input symbol) must be "
                 f"positive, or null for no budget; got {self.max_frames_per_symbol}"
+            )
+        if self.frame_budget_base < 0:
+            raise ConfigError(
+                f"tacotron2: frame_budget_base (frames added to every budget) must be >= 0, "
+                f"got {self.frame_budget_base}"
             )
 
     @classmethod

@@ -36,3 +36,4 @@ class Tacotron2Settings:
     early_stopping: bool = MISSING
     prenet_dropout: bool = MISSING
     max_frames_per_symbol: Optional[float] = MISSING
+    frame_budget_base: float = MISSING
