@@ -18,7 +18,7 @@ import pytest
 
 from ttsfw.audio_io import OutputError
 from ttsfw.config import compose_config
-from ttsfw.engine import piece_seed
+from ttsfw.seeds import piece_seed
 from ttsfw.errors import CheckpointError, ConfigError, SynthesisError
 from ttsfw.ray_engine import check_fits, check_visible
 from ttsfw.runner import Written, synthesize_job

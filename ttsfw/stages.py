@@ -88,14 +88,19 @@ class MelBatch:
 @dataclass
 class MelChunk:
     """Frames ``[start, start + n)`` of every row of a batch being decoded (`stream_mels`),
-    rows in the caller's order. A row's frames at or past its length are not its speech."""
+    rows in the caller's order. A row's frames at or past its length are not its speech.
 
-    mel: torch.Tensor  # (B, n_mel, n) natural-log magnitudes, final values
+    A chunk with `row` set holds that row alone: its last frames, finished as if it had been
+    decoded on its own (the batch goes on without it; its later frames in batch chunks are not
+    its speech). `lengths` is then (1,), and `hit_max_steps` [0] if it was cut."""
+
+    mel: torch.Tensor  # (B, n_mel, n) natural-log magnitudes, final values; (1, n_mel, n) for a row
     start: int
     #: (B,) int: each row's length once it has stopped (its frames are all known), else -1
     lengths: torch.Tensor
     done: bool  # the decoder has stopped: this is the last chunk and every length is known
     hit_max_steps: list[int] = field(default_factory=list)  # with done: rows cut at a step limit
+    row: int | None = None
 
 
 class AcousticModel(nn.Module, ABC):

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from ... import draws
+from ...draws import Generators
 from ...errors import ConfigError
 from ...registry import BuildContext
 from ...runtime import Runtime
@@ -123,7 +125,7 @@ class OnnxVocoder(Vocoder):
     def infer(
         self,
         mel: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         noise: Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
@@ -132,7 +134,7 @@ class OnnxVocoder(Vocoder):
         if noise is None:
             noise = [
                 torch.zeros(shape) if self.sigma == 0 and generator is not None
-                else torch.randn(shape, generator=generator, device=mel.device)
+                else draws.randn(shape, generator, mel.device)
                 for shape in shapes
             ]
         feed = {"mel": mel.float().cpu().numpy()}

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ... import draws
+from ...draws import Generators
 from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch, MelChunk
 from ..tacotron2.budget import cut_rows, step_limits, still_going
 from ..tacotron2.model import Tacotron2Config, Tacotron2Output, check_inputs
@@ -77,21 +79,33 @@ class OnnxTacotron2(AcousticModel):
         return {"runtime": f"onnxruntime ({providers[0]})", "decoder steps": self.step_format}
 
     def encode(
-        self, ids: torch.Tensor, lengths: torch.Tensor
+        self, ids: torch.Tensor, lengths: torch.Tensor, rows_alone: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> memory (B, T, E), processed_memory (B, T, A),
         pad_mask (B, T) of the rows sorted longest first (T = the longest length), and
-        `restore`, the indices that put sorted rows back in the caller's order."""
+        `restore`, the indices that put sorted rows back in the caller's order; `rows_alone`
+        as in ``Tacotron2.encode``."""
         check_inputs(ids, lengths, self.config.n_symbols)
         ids, lengths = ids.cpu(), lengths.cpu()
         order = torch.argsort(lengths, descending=True, stable=True)
         lengths = lengths[order]
         width = int(lengths[0])
-        memory, processed = self.sessions["encoder"].run(
-            None, {"ids": ids[order, :width].numpy(), "lengths": lengths.numpy()}
-        )
+        if rows_alone:
+            alone = [self._memory(ids[row : row + 1], lengths[k : k + 1]) for k, row in enumerate(order.tolist())]
+            memory, processed = (
+                np.stack([np.pad(part[0], ((0, width - part.shape[1]), (0, 0))) for part in parts])
+                for parts in zip(*alone)
+            )
+        else:
+            memory, processed = self._memory(ids[order], lengths)
         pad_mask = (torch.arange(width) >= lengths.unsqueeze(1)).numpy()
         return memory, processed, pad_mask, torch.argsort(order)
+
+    def _memory(self, ids: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
+        """ids (B, T_in) of rows sorted longest first, lengths (B,) -> memory (B, T, E) and
+        processed memory (B, T, A)."""
+        feed = {"ids": ids[:, : int(lengths[0])].numpy(), "lengths": lengths.numpy()}
+        return self.sessions["encoder"].run(None, feed)
 
     def steps(
         self,
@@ -99,7 +113,7 @@ class OnnxTacotron2(AcousticModel):
         processed: np.ndarray,
         pad_mask: np.ndarray,
         dropout: bool,
-        generator: torch.Generator | None,
+        generator: Generators,
         limits: torch.Tensor,
         step_session: Any = None,
     ) -> Iterator[Step]:
@@ -133,7 +147,7 @@ class OnnxTacotron2(AcousticModel):
         return steps.unflatten(2, (-1, self.n_mel_channels)).permute(1, 3, 0, 2).flatten(2)
 
     def _prenet_masks(
-        self, batch: int, dropout: bool, generator: torch.Generator | None
+        self, batch: int, dropout: bool, generator: Generators
     ) -> dict[str, np.ndarray]:
         """The prenet's dropout scales for one step: the torch model's two Bernoulli(0.5)
         draws (same generator, same order and shapes), as keep / 0.5; ones with dropout off."""
@@ -141,19 +155,15 @@ class OnnxTacotron2(AcousticModel):
         if not dropout:
             ones = np.ones(size, np.float32)
             return {name: ones for name in PRENET_MASKS}
-        device = generator.device if generator is not None else "cpu"
-        masks = {}
-        for name in PRENET_MASKS:
-            keep = torch.empty(size, device=device).bernoulli_(0.5, generator=generator)
-            masks[name] = (keep / 0.5).cpu().numpy()
-        return masks
+        like = torch.empty(size, device=draws.device(generator))
+        return {name: (draws.keep_mask(like, 0.5, generator) / 0.5).cpu().numpy() for name in PRENET_MASKS}
 
     @torch.inference_mode()
     def infer_full(
         self,
         ids: torch.Tensor,
         lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         prenet_dropout: bool | None = None,
         step_session: Any = None,
@@ -166,6 +176,7 @@ class OnnxTacotron2(AcousticModel):
         dropout = c.prenet_dropout if prenet_dropout is None else prenet_dropout
         memory, processed, pad_mask, restore = self.encode(ids, lengths)
         limits = step_limits(torch.from_numpy(pad_mask), c)
+        generator = draws.pick(generator, restore.argsort().tolist())
         steps = list(self.steps(memory, processed, pad_mask, dropout, generator, limits, step_session))
         outputs, alignments, not_finished = (torch.stack(parts) for parts in zip(*steps))
         mel = self.steps_to_frames(outputs[:, :, :-1])
@@ -191,7 +202,7 @@ class OnnxTacotron2(AcousticModel):
         self,
         ids: torch.Tensor,
         lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         prenet_dropout: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -201,18 +212,19 @@ class OnnxTacotron2(AcousticModel):
         return out.mel_postnet, out.mel_lengths, out.alignments
 
     def mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
     ) -> MelBatch:
         out = self.infer_full(ids, lengths, generator)
         return MelBatch(out.mel_postnet, out.mel_lengths, out.alignments, out.hit_max_steps)
 
     @torch.inference_mode()
     def stream_mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
     ) -> Iterator[MelChunk]:
         """`mels` while the decoder runs, chunked as the torch model chunks its stream."""
-        memory, processed, pad_mask, restore = self.encode(ids, lengths)
+        memory, processed, pad_mask, restore = self.encode(ids, lengths, rows_alone=True)
         limits = step_limits(torch.from_numpy(pad_mask), self.config)
+        generator = draws.pick(generator, restore.argsort().tolist())
         steps = self.steps(memory, processed, pad_mask, self.config.prenet_dropout, generator, limits)
         chunks = postnet_chunks(steps, self.postnet, self.steps_to_frames, self.config, restore, limits)
         for chunk in chunks:

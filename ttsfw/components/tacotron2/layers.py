@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ... import draws
+from ...draws import Generators
 from ...precision import dtype as precision_dtype
 from ...quantize import Int8Linear
 from .budget import still_going
@@ -101,7 +103,7 @@ class Prenet(nn.Module):
         )
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: Generators = None) -> torch.Tensor:
         """x (..., n_mel * r) -> (..., prenet_dim). Draws one keep-mask per layer."""
         for layer in self.layers:
             x = F.relu(layer(x))
@@ -110,10 +112,10 @@ class Prenet(nn.Module):
         return x
 
 
-def prenet_dropout(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def prenet_dropout(x: torch.Tensor, generator: Generators) -> torch.Tensor:
     """Dropout 0.5 with one keep-mask draw; equals F.dropout(x, 0.5, training=True) on CPU, bit
-    for bit, but can take a private generator."""
-    return x * torch.empty_like(x).bernoulli_(0.5, generator=generator) / 0.5
+    for bit, but can take a private generator, or one per row (`ttsfw.draws`)."""
+    return x * draws.keep_mask(x, 0.5, generator) / 0.5
 
 
 class LocationLayer(nn.Module):
@@ -290,7 +292,7 @@ class Decoder(nn.Module):
         max_steps: int,
         gate_threshold: float,
         early_stopping: bool = True,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         prenet_dropout: bool | None = None,
         limits: torch.Tensor | None = None,
     ) -> DecoderOutput:
@@ -340,7 +342,7 @@ class Decoder(nn.Module):
         max_steps: int,
         gate_threshold: float,
         early_stopping: bool = True,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         dropout: bool = True,
         limits: torch.Tensor | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -439,7 +441,7 @@ class PackedDecoder:
         )
 
     def prenet(
-        self, frames: torch.Tensor, dropout: bool, generator: torch.Generator | None
+        self, frames: torch.Tensor, dropout: bool, generator: Generators
     ) -> torch.Tensor:
         """Previous step's frames (B, n_mel * r) -> (B, prenet_dim), with the Prenet's dropout
         draws."""

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ... import draws
+from ...draws import Generators
 from ...errors import ConfigError, InputError
 from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch, MelChunk
 from .budget import cut_rows, step_limits
@@ -184,7 +186,7 @@ class Tacotron2(AcousticModel):
         self,
         ids: torch.Tensor,
         lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         prenet_dropout: bool | None = None,
     ) -> Tacotron2Output:
@@ -192,7 +194,7 @@ class Tacotron2(AcousticModel):
 
         Rows are decoded longest first (as DLE does, so seeded prenet draws match it).
         `generator` (on the model's device) drives prenet dropout; None = the global RNG, drawn
-        from as DLE's ``infer`` does. `prenet_dropout` switches dropout for this call (None: the
+        from as DLE's ``infer`` does; a list gives each row its own (`ttsfw.draws`). `prenet_dropout` switches dropout for this call (None: the
         model's own setting, ``config.prenet_dropout`` at load; off makes the mel deterministic).
         """
         memory, pad_mask, restore = self.encode(ids, lengths)
@@ -200,8 +202,8 @@ class Tacotron2(AcousticModel):
         c = self.config
         limits = step_limits(pad_mask, c)
         out = self.decoder(
-            memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping, generator,
-            prenet_dropout, limits,
+            memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
+            draws.pick(generator, restore.argsort().tolist()), prenet_dropout, limits,
         )
         mel_postnet = out.mel + self.postnet(out.mel)
         extra = ids.size(1) - width
@@ -225,22 +227,32 @@ class Tacotron2(AcousticModel):
         )
 
     def encode(
-        self, ids: torch.Tensor, lengths: torch.Tensor
+        self, ids: torch.Tensor, lengths: torch.Tensor, rows_alone: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> memory (B, T, E) and pad_mask (B, T) of the rows
         sorted longest first (T = the longest length), and `restore`, the indices that put
-        sorted rows back in the caller's order."""
+        sorted rows back in the caller's order. `rows_alone` encodes each row as a batch of
+        one: its memory then does not depend on the padding (which enters the reference's
+        convolutions, so its short rows' last symbols differ from a batch-one run)."""
         check_inputs(ids, lengths, self.config.n_symbols)
         lengths = lengths.to(ids.device)
         order = torch.argsort(lengths, descending=True, stable=True)
         lengths = lengths[order]
         width = int(lengths[0])
-        memory = self.encoder(self.embedding(ids[order, :width]).transpose(1, 2), lengths)
+        if rows_alone:
+            alone = [self._memory(ids[row : row + 1], lengths[k : k + 1])[0] for k, row in enumerate(order.tolist())]
+            memory = torch.nn.utils.rnn.pad_sequence(alone, batch_first=True)
+        else:
+            memory = self._memory(ids[order], lengths)
         pad_mask = torch.arange(width, device=ids.device) >= lengths.unsqueeze(1)
         return memory, pad_mask, torch.argsort(order)
 
+    def _memory(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (B, T_in) of rows sorted longest first, lengths (B,) -> memory (B, T, E)."""
+        return self.encoder(self.embedding(ids[:, : int(lengths[0])]).transpose(1, 2), lengths)
+
     def stream_mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
     ) -> Iterator[MelChunk]:
         """`mels` while the decoder runs: postnet frames as soon as their lookahead is decoded
         (`stream.py`), the same values and prenet draws as `mels`."""
@@ -250,7 +262,7 @@ class Tacotron2(AcousticModel):
         self,
         ids: torch.Tensor,
         lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         prenet_dropout: bool | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -262,7 +274,7 @@ class Tacotron2(AcousticModel):
         return out.mel_postnet, out.mel_lengths, out.alignments
 
     def mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
     ) -> MelBatch:
         """`infer` typed for the pipeline, with the rows whose gate never fired."""
         out = self.infer_full(ids, lengths, generator)
