@@ -272,7 +272,7 @@ def synthesize(out: Path, overrides: list[str], count: int, first: int = 1) -> P
     (out / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = {"first": first, "count": len(items), "cut_test_lines": cut, "skipped_test_lines": skipped}
     (out / "synth.json").write_text(json.dumps(report) + "\n")
-    problems = [f"test line {n} hit max_decoder_steps" for n in cut]
+    problems = [f"test line {n} was cut at a step limit (max_decoder_steps or the frame budget)" for n in cut]
     problems += [f"test line {n} skipped" for n in skipped]
     if problems:
         raise SystemExit(f"error: truncated or missing audio: {', '.join(problems)}")
