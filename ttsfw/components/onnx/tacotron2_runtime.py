@@ -19,9 +19,10 @@ from torch.nn import functional as F
 
 from ... import draws
 from ...draws import Generators
-from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch, MelChunk
+from ...stages import MaxDecoderStepsWarning, MelChunk
 from ..tacotron2.budget import cut_rows, step_limits, still_going
-from ..tacotron2.model import Tacotron2Config, Tacotron2Output, check_inputs
+from ..tacotron2.inference import Tacotron2Inference, Tacotron2Output, mel_deviation
+from ..tacotron2.model import Tacotron2Config, check_inputs
 from ..tacotron2.stream import postnet_chunks
 from .tacotron2_graphs import PRENET_MASKS, STATE
 
@@ -47,7 +48,7 @@ class OnnxPostnet:
         return torch.from_numpy(residual).to(mel.device)
 
 
-class OnnxTacotron2(AcousticModel):
+class OnnxTacotron2(Tacotron2Inference):
     """Symbol ids -> mel through ``encoder``, ``decoder_step`` and ``postnet`` sessions.
 
     `entry` is the manifest's ``acoustic`` entry, `behaviour` the BEHAVIOUR options; with
@@ -198,25 +199,6 @@ class OnnxTacotron2(AcousticModel):
             hit_max_steps=hit,
         )
 
-    def infer(
-        self,
-        ids: torch.Tensor,
-        lengths: torch.Tensor,
-        generator: Generators = None,
-        *,
-        prenet_dropout: bool | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
-        alignments (B, T_steps, T_in); arguments as in `infer_full`."""
-        out = self.infer_full(ids, lengths, generator, prenet_dropout=prenet_dropout)
-        return out.mel_postnet, out.mel_lengths, out.alignments
-
-    def mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
-    ) -> MelBatch:
-        out = self.infer_full(ids, lengths, generator)
-        return MelBatch(out.mel_postnet, out.mel_lengths, out.alignments, out.hit_max_steps)
-
     @torch.inference_mode()
     def stream_mels(
         self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
@@ -239,9 +221,4 @@ class OnnxTacotron2(AcousticModel):
         reference = self.infer_full(
             ids, lengths, prenet_dropout=False, step_session=self.reference_step
         ).mel_postnet
-        frames = min(mel.size(2), reference.size(2))
-        diff = (mel[:, :, :frames] - reference[:, :, :frames]).abs()
-        return {
-            "mel_max_abs_deviation": float(diff.max()),
-            "mel_mean_abs_deviation": float(diff.mean()),
-        }
+        return mel_deviation(mel, reference)

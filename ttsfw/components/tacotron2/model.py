@@ -24,8 +24,9 @@ from torch.nn import functional as F
 from ... import draws
 from ...draws import Generators
 from ...errors import ConfigError, InputError
-from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch, MelChunk
+from ...stages import MaxDecoderStepsWarning, MelChunk
 from .budget import cut_rows, step_limits
+from .inference import Tacotron2Inference, Tacotron2Output, mel_deviation
 from .layers import Decoder, Encoder, Postnet
 from .stream import stream_mels
 
@@ -123,22 +124,7 @@ class Tacotron2Config:
         return {name: getattr(self, name) for name in BEHAVIOUR}
 
 
-@dataclass
-class Tacotron2Output:
-    """Everything one inference produces; items in the caller's order."""
-
-    mel_postnet: torch.Tensor  # (B, n_mel, T_out) the model's output, T_out = T_steps * r
-    mel_lengths: torch.Tensor  # (B,) int32 valid frames, a multiple of r (stop step excluded, DLE)
-    alignments: torch.Tensor  # (B, T_steps, T_in) attention weights per step, zero at padding
-    mel: torch.Tensor  # (B, n_mel, T_out) decoder output before the postnet
-    gate: torch.Tensor  # (B, T_steps) stop-gate logits
-    encoder_outputs: torch.Tensor  # (B, T_in, encoder_embedding_dim), zero at padding
-    #: caller indices of the items whose gate never fired within their step limit
-    #: (max_decoder_steps, or the frame budget: budget.py)
-    hit_max_steps: list[int]
-
-
-class Tacotron2(AcousticModel):
+class Tacotron2(Tacotron2Inference):
     """Symbol ids -> mel spectrogram; ``state_dict`` keys equal NVIDIA's (84 tensors full size)."""
 
     #: the mels of NVIDIA's recipe (and the shipped voice): 22,050 Hz audio, a frame per 256 samples
@@ -258,28 +244,6 @@ class Tacotron2(AcousticModel):
         (`stream.py`), the same values and prenet draws as `mels`."""
         return stream_mels(self, ids, lengths, generator)
 
-    def infer(
-        self,
-        ids: torch.Tensor,
-        lengths: torch.Tensor,
-        generator: Generators = None,
-        *,
-        prenet_dropout: bool | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
-        alignments (B, T_steps, T_in) with T_out = T_steps * r (DLE's ``infer`` outputs).
-        `generator` and `prenet_dropout` as in `infer_full`. Items whose gate never fired are
-        listed in ``last_hit_max_steps`` (and warned about when early stopping is on)."""
-        out = self.infer_full(ids, lengths, generator, prenet_dropout=prenet_dropout)
-        return out.mel_postnet, out.mel_lengths, out.alignments
-
-    def mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
-    ) -> MelBatch:
-        """`infer` typed for the pipeline, with the rows whose gate never fired."""
-        out = self.infer_full(ids, lengths, generator)
-        return MelBatch(out.mel_postnet, out.mel_lengths, out.alignments, out.hit_max_steps)
-
     @torch.inference_mode()
     def deviation_from_fp32(self, ids: torch.Tensor, lengths: torch.Tensor) -> dict[str, float]:
         """How far this model's decoder weight format (bf16, int8) moves the mel from fp32:
@@ -295,12 +259,7 @@ class Tacotron2(AcousticModel):
                 reference = self.infer_full(ids, lengths, prenet_dropout=False).mel_postnet
         finally:
             decoder.weight_format = saved
-        frames = min(mel.size(2), reference.size(2))
-        diff = (mel[:, :, :frames] - reference[:, :, :frames]).abs()
-        return {
-            "mel_max_abs_deviation": float(diff.max()),
-            "mel_mean_abs_deviation": float(diff.mean()),
-        }
+        return mel_deviation(mel, reference)
 
 
 def check_inputs(ids: torch.Tensor, lengths: torch.Tensor, n_symbols: int) -> None:
