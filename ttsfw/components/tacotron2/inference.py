@@ -23,7 +23,8 @@ class Tacotron2Output:
     mel: torch.Tensor  # (B, n_mel, T_out) decoder output before the postnet
     gate: torch.Tensor  # (B, T_steps) stop-gate logits
     encoder_outputs: torch.Tensor  # (B, T_in, encoder_embedding_dim), zero at padding
-    #: caller indices of the items whose gate never fired within max_decoder_steps
+    #: caller indices of the items whose gate never fired within their step limit
+    #: (max_decoder_steps, or the frame budget: budget.py)
     hit_max_steps: list[int]
 
 

@@ -25,13 +25,17 @@ from ... import draws
 from ...draws import Generators
 from ...errors import ConfigError, InputError
 from ...stages import MaxDecoderStepsWarning, MelChunk
+from .budget import cut_rows, step_limits
 from .inference import Tacotron2Inference, Tacotron2Output, mel_deviation
 from .layers import Decoder, Encoder, Postnet
 from .stream import stream_mels
 
 #: options that change how the model decodes, not its weights (`load_tacotron2` takes them from
 #: the caller, else from the file as torch.hub does; the pipeline from the ttsfw config)
-BEHAVIOUR = ("max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout")
+BEHAVIOUR = (
+    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
+    "max_frames_per_symbol", "frame_budget_base",
+)
 #: DLE/NVIDIA constructor options that only matter in training: accepted and ignored
 TRAINING_ONLY = ("mask_padding", "p_attention_dropout", "p_decoder_dropout", "fp16_run")
 
@@ -60,6 +64,10 @@ class Tacotron2Config:
     gate_threshold: float = 0.5
     early_stopping: bool = True
     prenet_dropout: bool = True
+    #: the frame budget (budget.py): at most this many frames per input symbol, plus
+    #: frame_budget_base frames; None = off (DLE)
+    max_frames_per_symbol: float | None = None
+    frame_budget_base: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_frames_per_step < 1:
@@ -75,6 +83,16 @@ class Tacotron2Config:
         if self.max_decoder_steps < 1:
             raise ConfigError(
                 f"tacotron2: max_decoder_steps must be at least 1, got {self.max_decoder_steps}"
+            )
+        if self.max_frames_per_symbol is not None and not self.max_frames_per_symbol > 0:
+            raise ConfigError(
+                f"tacotron2: max_frames_per_symbol (the frame budget per input symbol) must be "
+                f"positive, or null for no budget; got {self.max_frames_per_symbol}"
+            )
+        if self.frame_budget_base < 0:
+            raise ConfigError(
+                f"tacotron2: frame_budget_base (frames added to every budget) must be >= 0, "
+                f"got {self.frame_budget_base}"
             )
 
     @classmethod
@@ -146,7 +164,7 @@ class Tacotron2(Tacotron2Inference):
             c.postnet_kernel_size,
             c.postnet_n_convolutions,
         )
-        #: caller indices of the items the last `infer` cut at max_decoder_steps
+        #: caller indices of the items the last `infer` cut at their step limit
         self.last_hit_max_steps: list[int] = []
 
     @torch.inference_mode()
@@ -168,18 +186,22 @@ class Tacotron2(Tacotron2Inference):
         memory, pad_mask, restore = self.encode(ids, lengths)
         width = memory.size(1)
         c = self.config
+        limits = step_limits(pad_mask, c)
         out = self.decoder(
             memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
-            draws.pick(generator, restore.argsort().tolist()), prenet_dropout,
+            draws.pick(generator, restore.argsort().tolist()), prenet_dropout, limits,
         )
         mel_postnet = out.mel + self.postnet(out.mel)
         extra = ids.size(1) - width
         mel_lengths = out.mel_lengths[restore]
         r = c.n_frames_per_step
-        hit = (mel_lengths == c.max_decoder_steps * r).nonzero().flatten().tolist()
+        hit = cut_rows(mel_lengths, limits[restore], r)
         self.last_hit_max_steps = hit
         if hit and c.early_stopping:
-            warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps, r), stacklevel=3)
+            warnings.warn(
+                MaxDecoderStepsWarning(hit, c.max_decoder_steps, r, c.max_frames_per_symbol),
+                stacklevel=3,
+            )
         return Tacotron2Output(
             mel_postnet=mel_postnet[restore],
             mel_lengths=mel_lengths,

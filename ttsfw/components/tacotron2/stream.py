@@ -16,6 +16,7 @@ import torch
 from ... import draws
 from ...draws import Generators
 from ...stages import MelChunk
+from .budget import cut_rows, step_limits
 
 if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
@@ -32,11 +33,12 @@ def stream_mels(
     """ids (B, T_in), lengths (B,) -> MelChunks of postnet frames, rows in the caller's order."""
     memory, pad_mask, restore = model.encode(ids, lengths, rows_alone=True)
     c, decoder = model.config, model.decoder
+    limits = step_limits(pad_mask, c)
     steps = decoder.steps(
         memory.float(), pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
-        draws.pick(generator, restore.argsort().tolist()), decoder.prenet.dropout,
+        draws.pick(generator, restore.argsort().tolist()), decoder.prenet.dropout, limits,
     )
-    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore)
+    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore, limits)
 
 
 @torch.inference_mode()
@@ -46,18 +48,20 @@ def postnet_chunks(
     steps_to_frames: Callable[[torch.Tensor], torch.Tensor],
     config: "Tacotron2Config",
     restore: torch.Tensor,
+    limits: torch.Tensor,
 ) -> Iterator[MelChunk]:
     """A decoder's steps, as `Decoder.steps` yields them -> MelChunks of postnet frames, rows
     put back in the caller's order by `restore`. `postnet`: mel -> its residual, with
     ``context_frames``; `steps_to_frames`: (T_steps, B, n_mel * r) -> (B, n_mel, T_steps * r);
-    `config` gives r, the step limit and early stopping. (The runtime=onnxruntime model streams
-    through it too.)
+    `config` gives r, the step limit and early stopping, `limits` (B,) each sorted row's limit
+    in steps (budget.py). (The runtime=onnxruntime model streams through it too.)
 
     With early stopping, a row whose gate fires gets its last frames at once, in a chunk of its
     own, finished with the postnet's end padding where its decoding ended: what a batch of one
     would have made (the batch goes on decoding; its later frames are not the row's)."""
     r, lookahead = config.n_frames_per_step, postnet.context_frames
     batch, device = restore.numel(), restore.device
+    limits = limits.to(device)
     caller_row = restore.argsort().tolist()  # sorted row j is the caller's row caller_row[j]
     decoded = torch.empty(batch, config.n_mel_channels, config.max_decoder_steps * r, device=device)
     step_lengths = torch.zeros(batch, dtype=torch.int32, device=device)
@@ -89,10 +93,11 @@ def postnet_chunks(
             for j in ((not_finished == 0) & ~ended).nonzero().flatten().tolist():
                 ended[j] = True
                 length = step_lengths[j : j + 1] * r
-                yield MelChunk(finished([j], frames), emitted, length, False, row=caller_row[j])
+                cut = cut_rows(step_lengths[j : j + 1], limits[j : j + 1], 1)  # [0] at its limit
+                yield MelChunk(finished([j], frames), emitted, length, False, cut, row=caller_row[j])
     rows = (~ended).nonzero().flatten().tolist()
     lengths = (step_lengths * r)[restore]
-    hit = (lengths == config.max_decoder_steps * r).nonzero().flatten().tolist()
+    hit = cut_rows(lengths, limits[restore], r)
     post = decoded.new_zeros(batch, config.n_mel_channels, frames - emitted)
     if rows:
         post[rows] = finished(rows, frames)
