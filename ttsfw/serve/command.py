@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from ..config import compose_config
 from ..errors import ConfigError, TTSError
+from ..reporting import voice_line
 from ..settings import ServeSettings, typed
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     cfg, choices = compose_config(overrides)
+    print(voice_line(cfg, choices), file=sys.stderr)
     settings = typed(ServeSettings, cfg.serve, "serve")
     options = dict(
         host=settings.host,
