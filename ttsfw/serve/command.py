@@ -48,8 +48,8 @@ def main(argv: list[str]) -> int:
     import uvicorn
 
     cfg, choices = compose_config(overrides)
-    print(voice_line(cfg, choices), file=sys.stderr)
     settings = typed(ServeSettings, cfg.serve, "serve")
+    print(voice_line(cfg, choices), file=sys.stderr)
     options = dict(
         host=settings.host,
         port=settings.port,
