@@ -102,17 +102,10 @@ def read_flac_stream(data: bytes, samples: int) -> np.ndarray:
     return sf.read(io.BytesIO(bytes(info)), dtype="float64")[0]
 
 
-def assert_audio(got: np.ndarray, expected: np.ndarray, tail: int = 0) -> None:
-    """`got` is `expected` (all but its last `tail` samples: see `batch_tail`)."""
+def assert_audio(got: np.ndarray, expected: np.ndarray) -> None:
+    """`got` is `expected`, within the golden audio tolerance."""
     assert len(got) == len(expected)
-    np.testing.assert_allclose(got[: len(got) - tail], expected[: len(got) - tail], atol=AUDIO_TOLERANCE, rtol=0)
-
-
-def batch_tail(voice: Pipeline) -> int:
-    """Samples at the end of a row that may differ from its solo run when it stops before its
-    batch's last row: there the postnet and the vocoder see the row's continued decoding, not
-    the end of its mel (as in the reference's batched inference; docs/serving.md)."""
-    return (voice.acoustic.postnet.context_frames + voice.vocoder.context_frames[1]) * voice.vocoder.hop_length
+    np.testing.assert_allclose(got, expected, atol=AUDIO_TOLERANCE, rtol=0)
 
 
 def speak(base: str, text: str, fmt: str = "pcm", **fields) -> httpx.Response:

@@ -49,6 +49,8 @@ def test_text_is_spoken_into_the_run_dir(run, tmp_path):
     assert metrics["threads"]["policy"] == "adaptive" and set(metrics["threads"]["stages"]) == {"acoustic", "vocoder"}
     assert metrics["threads"]["omp_wait"] == {"GOMP_SPINCOUNT": "10000"}  # set before torch loaded
     assert result.stderr.strip().splitlines()[-1].startswith(f"ttsfw: 1 file(s), {len(data) / 22050:.1f} s of audio in {out}")
+    # first, one line naming the voice and the stages it came to (here the command line's)
+    assert result.stderr.splitlines()[0] == "ttsfw: voice: joe = toy ttsfw_joe + toy"  # joe sets acoustic.checkpoint
 
 
 def test_input_file_lines_are_named_by_line_number(run, tmp_path):

@@ -93,6 +93,16 @@ def test_normal_mode_takes_a_noise_mel_from_the_global_rng(vocoder, mel, seeded_
     assert (audio - seeded_script["audio_after_normal"]).abs().max() <= TOLERANCE
 
 
+def test_audio_of_a_frame_or_two_is_denoised_too(denoiser, expected):
+    """The STFT's reflect padding needs over 512 samples: shorter audio is padded with silence
+    and cut back (strength 0 gives it back, as for long audio; a strength takes something off)."""
+    for length in (256, 512):
+        audio = expected["audio_in"][:, :length]
+        assert torch.allclose(denoiser(audio, strength=0.0), audio, atol=1e-4)
+        denoised = denoiser(audio, strength=0.1)
+        assert denoised.shape == audio.shape and (denoised - audio).abs().max() > 1e-3
+
+
 def test_unknown_mode_is_refused(vocoder):
     with pytest.raises(ConfigError, match=r"denoiser mode must be 'zeros' or 'normal', got 'ones'"):
         WaveGlowDenoiser(vocoder, mode="ones")

@@ -39,7 +39,7 @@ def test_plugins_command_lists_hifigan(venv):
     assert result.returncode == 0, result.stderr
     entry = result.stdout.split("hifigan  (ttsfw-hifigan 0.1.0)\n", 1)[1].splitlines()
     assert entry[:2] == [
-        "  hooks: ttsfw_config_search_path, ttsfw_onnx_module, ttsfw_register_vocoders",
+        "  hooks: ttsfw_config_search_path, ttsfw_model_store, ttsfw_onnx_module, ttsfw_register_vocoders",
         "  vocoder: hifigan",
     ]
 
@@ -70,7 +70,8 @@ def test_without_the_plugin_the_error_says_what_to_install(venv, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["plugins"], ["--cfg", "job", "vocoder=hifigan_v2"], ["vocoder=nope"]]
+    "args",
+    [["--help"], ["plugins"], ["--cfg", "job", "vocoder=hifigan_v2"], ["--cfg", "job", "voice=joe_hifigan"], ["vocoder=nope"]],
 )
 def test_start_up_imports_no_torch_with_the_plugin_loaded(venv, tmp_path, args):
     """Loading every plugin (built-ins + hifigan) must not import torch: the hook modules name
@@ -88,3 +89,5 @@ def test_start_up_imports_no_torch_with_the_plugin_loaded(venv, tmp_path, args):
         assert "ttsfw: error: unknown vocoder 'nope'" in result.stderr
     elif args[0] == "--cfg":
         assert "name: hifigan" in result.stdout
+    if "voice=joe_hifigan" in args:  # the voice's yaml is in the installed package's data
+        assert "checkpoint: hifigan_v1_universal" in result.stdout and "checkpoint: ttsfw_joe" in result.stdout

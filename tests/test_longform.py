@@ -64,7 +64,8 @@ def limited(toy, monkeypatch):
 
 def test_retry_split_speaks_the_halves(limited, tmp_path, recwarn):
     out, metrics = run_job(tmp_path, ["aaaaa bbbbb, ccccc ddddd"], *TOY, "pause=0.1")
-    assert samples(out) == len("aaaaa bbbbb,ccccc ddddd") * HOP + 2205
+    # the halves "aaaaa bbbbb," and "ccccc ddddd." (a bare half gets a full stop), 0.1 s apart
+    assert samples(out) == len("aaaaa bbbbb,ccccc ddddd.") * HOP + 2205
     # the model's own "cut at 40 frames" warning is not shown: the retry fixed the cut
     assert metrics["hit_max_decoder_steps"] == [] and [str(w.message) for w in recwarn.list] == []
 

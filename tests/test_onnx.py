@@ -215,6 +215,21 @@ def test_runtime_speaks_as_torch_does(tmp_path):
     assert (mine - theirs).abs().max() <= 1e-5
 
 
+def test_runtime_cuts_at_the_frame_budget_as_torch_does(tmp_path):
+    """acoustic.max_frames_per_symbol on the exported decoder loop (an export without one):
+    5 and 3 symbols x 1.5 + 3 frames, in `mels` and in the stream."""
+    budget = ["acoustic.max_frames_per_symbol=1.5", "acoustic.frame_budget_base=3"]
+    directory = export(tmp_path, *TINY, "acoustic.max_decoder_steps=40")
+    ids, lengths = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0]]), torch.tensor([5, 3])
+    for overrides in (["runtime=onnxruntime", f"runtime.dir={directory}"], []):
+        model = Pipeline.from_overrides([*TINY, "acoustic.max_decoder_steps=40", *budget, *overrides]).acoustic
+        with pytest.warns(MaxDecoderStepsWarning, match="frame budget"):
+            batch = model.mels(ids, lengths)
+        assert batch.lengths.tolist() == [11, 8] and batch.hit_max_steps == [0, 1]
+        last = list(model.stream_mels(ids, lengths))[-1]
+        assert last.lengths.tolist() == [11, 8] and last.hit_max_steps == [0, 1]
+
+
 def test_export_and_runtime_on_the_command_line(tmp_path, capsys):
     export_command = plugins.get_registry().get("command", "export").load()  # python -m ttsfw export
     assert export_command([f"out={tmp_path / 'onnx'}", *TINY]) == 0

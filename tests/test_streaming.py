@@ -94,24 +94,34 @@ def test_a_stream_equals_the_whole_synthesis(golden, hifigan):
     assert len(chunks[0].audio) < len(whole) / 2  # audio starts long before the end
 
 
-def test_batch_rows_that_stop_at_different_steps_stream_their_own_audio(golden, hifigan):
-    tts = golden_voice(golden, "acoustic.prenet_dropout=false")
+@pytest.mark.parametrize("vocoder", ["hifigan", "waveglow"])
+def test_batch_rows_that_stop_at_different_steps_stream_what_each_would_alone(golden, hifigan, vocoder):
+    """Prenet dropout on and WaveGlow's noise: a generator per row makes each row's draws its
+    own; its encoding and its end are its own too (not the batch's padding or later frames)."""
+    overrides = [f"vocoder.checkpoint={golden / 'waveglow' / 'ckpt_dle.pt'}", "vocoder=waveglow"] if vocoder == "waveglow" else []
+    tts = golden_voice(golden, *overrides)
     texts = ["A long sentence that takes a good many decoder steps to say.", "Short.", "Middling, this one."]
     encoded = tts.encode_each(texts)
-    ids = torch.nn.utils.rnn.pad_sequence(encoded, batch_first=True)
-    lengths = torch.tensor([len(e) for e in encoded])
-    batch = tts.run_batch(ids, lengths, None, StageTimer(tts.device))
-    rows: dict[int, list[np.ndarray]] = {0: [], 1: [], 2: []}
-    ends = []
-    for event in tts.stream_batch(ids, lengths, None, StageTimer(tts.device)):
-        assert event.row not in ends  # nothing after a row's final chunk
-        rows[event.row].append(event.audio)
-        if event.final:
-            ends.append(event.row)
+
+    def stream(rows: list[int]) -> tuple[dict[int, np.ndarray], list[int]]:
+        ids = torch.nn.utils.rnn.pad_sequence([encoded[i] for i in rows], batch_first=True)
+        lengths = torch.tensor([len(encoded[i]) for i in rows])
+        generators = [torch.Generator().manual_seed(100 + i) for i in rows]
+        audio: dict[int, list[np.ndarray]] = {i: [] for i in rows}
+        ends: list[int] = []
+        for event in tts.stream_batch(ids, lengths, generators, StageTimer(tts.device)):
+            assert rows[event.row] not in ends  # nothing after a row's final chunk
+            audio[rows[event.row]].append(event.audio)
+            if event.final:
+                ends.append(rows[event.row])
+        return {i: np.concatenate(pieces) for i, pieces in audio.items()}, ends
+
+    together, ends = stream([0, 1, 2])
     assert sorted(ends) == [0, 1, 2] and ends[0] != 0  # a short row ends while the long one decodes
-    for row, pieces in rows.items():
-        expected = batch.audio[row, : int(batch.mel_lengths[row]) * 256].numpy()
-        np.testing.assert_allclose(np.concatenate(pieces), expected, atol=AUDIO_TOLERANCE, rtol=0)
+    for i in range(3):
+        alone, _ = stream([i])
+        assert len(together[i]) == len(alone[i])
+        np.testing.assert_allclose(together[i], alone[i], atol=AUDIO_TOLERANCE, rtol=0)
 
 
 def test_waveglow_streams_exactly_with_the_same_noise(golden):
@@ -208,10 +218,10 @@ def test_a_batch_of_pieces_streams_each_its_own_and_a_cancelled_piece_gets_nothi
     got: dict[int, list[np.ndarray]] = {0: [], 1: []}
     for i, chunk in engine.stream_batch(pieces, cancelled):
         got[i].append(chunk.audio)
-        if i == 1:
-            cancelled.add(1)  # its client went away after the first chunk
-    assert len(got[1]) == 1 and len(got[1][0]) < len(alone[1])
-    np.testing.assert_allclose(np.concatenate(got[0]), alone[0], atol=AUDIO_TOLERANCE, rtol=0)
+        if i == 0:
+            cancelled.add(0)  # its client went away after the first chunk
+    assert len(got[0]) == 1 and len(got[0][0]) < len(alone[0])
+    np.testing.assert_allclose(np.concatenate(got[1]), alone[1], atol=AUDIO_TOLERANCE, rtol=0)
 
 
 def test_output_dash_streams_raw_pcm_to_stdout_and_nothing_else(plugin_venv, tmp_path):

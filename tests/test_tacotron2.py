@@ -106,9 +106,15 @@ def test_seeded_global_rng_gives_the_reference_prenet_draws(golden, cases):
 def test_load_takes_the_files_decoding_settings_unless_told_otherwise(golden, tmp_path):
     """As torch.hub's nvidia_tacotron2 builds from the config a DLE file stores."""
     path = golden / "tacotron2" / "ckpt_dle.pt"
-    stored = dict(max_decoder_steps=60, gate_threshold=0.5, early_stopping=True, prenet_dropout=True)
+    stored = dict(
+        max_decoder_steps=60, gate_threshold=0.5, early_stopping=True, prenet_dropout=True,
+        max_frames_per_symbol=None, frame_budget_base=0.0,  # DLE has no frame budget
+    )
     assert load_tacotron2(path).config.behaviour() == stored
-    told = dict(max_decoder_steps=45, gate_threshold=0.7, early_stopping=False, prenet_dropout=False)
+    told = dict(
+        max_decoder_steps=45, gate_threshold=0.7, early_stopping=False, prenet_dropout=False,
+        max_frames_per_symbol=3.5, frame_budget_base=20.0,
+    )
     assert load_tacotron2(path, **told).config.behaviour() == told
     assert load_tacotron2(path, gate_threshold=0.7).config.behaviour() == {**stored, "gate_threshold": 0.7}
     no_config = load_tacotron2(golden / "tacotron2" / "ckpt_nvidia.pt")  # NVIDIA/tacotron2: none

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,8 @@ def test_voices_choose_every_stage(voice, stages):
 def test_the_shipped_voice_speaks_long_sentences_clause_by_clause():
     """Trained on sentences of up to 84 characters, joe sets max_chars; the command line wins."""
     assert compose_config([select("joe")])[0].max_chars == 70
+    assert compose_config([select("joe")])[0].acoustic.max_frames_per_symbol == 7.0  # a budget
+    assert compose_config([select("nvidia_ljspeech")])[0].acoustic.max_frames_per_symbol is None
     assert compose_config([select("joe"), "max_chars=250"])[0].max_chars == 250
     assert compose_config([select("nvidia_ljspeech")])[0].max_chars == 250
 
@@ -82,6 +85,21 @@ def test_the_shipped_voice_speaks_a_short_sentence():
     assert 0.01 < float(abs(utterance.audio).max()) <= 1.0
 
 
+def test_the_shipped_voice_stops_on_the_unseen_sentence_it_babbled_on():
+    """LJ Speech test line 125 (LJ006-0082): split at 70 characters it left a fragment ending
+    in a bare word ("... to select as") that never stopped, 54.7 s of audio where the teacher
+    (Piper joe) speaks it in 7.0 s. Now the fragment ends in a full stop and the frame budget
+    caps every piece."""
+    text = (
+        "and this particular official took excellent care to select as residents for his own "
+        "ward those most suitable from his own point of view."
+    )
+    tts = Pipeline.from_overrides([select("joe"), "vocoder.n_iter=4", "seed=1"])
+    utterance = tts.synthesize([text]).utterances[0]
+    assert not utterance.hit_max_decoder_steps
+    assert 7.0 / 1.5 < utterance.seconds < 7.0 * 1.5
+
+
 @pytest.fixture(scope="module")
 def wer_script():
     path = Path(__file__).resolve().parents[1] / "scripts" / "wer.py"
@@ -103,6 +121,39 @@ def test_wer_references_are_spoken_words(wer_script):
 )
 def test_wer_edit_distance(wer_script, ref, hyp, distance):
     assert wer_script.edit_distance(ref.split(), hyp.split()) == distance
+
+
+def test_duration_ratios_are_per_sentence_and_flag_more_than_one_and_a_half_times(wer_script):
+    ratios = wer_script.duration_ratios({"a": 3.0, "b": 1.0, "c": 2.0}, {"a": 2.0, "b": 1.0, "d": 4.0})
+    assert ratios == {"a": 1.5, "b": 1.0}  # only the sentences both have
+    summary = wer_script.ratio_summary({"a": 1.5, "b": 1.0, "c": 0.6, "d": 1.6, "e": 2 / 3})
+    assert (summary["median"], summary["min"], summary["max"]) == (1.0, 0.6, 1.6)
+    assert summary["outside"] == ["c", "d"] and summary["sentences"] == 5
+    with pytest.raises(ValueError, match="no sentence in common"):
+        wer_script.ratio_summary({})
+
+
+def test_the_teachers_spread_is_the_difference_of_two_samplings(wer_script):
+    result = wer_script.spread(0.30, 0.27)
+    assert result["runs"] == [0.30, 0.27]
+    assert result["mean"] == pytest.approx(0.285) and result["spread"] == pytest.approx(0.03)
+
+
+def test_the_mos_scorers_rate_speech_above_noise(wer_script):
+    """DistillMOS and DNSMOS (the eval extra), fed arrays: distillmos imports without torchaudio."""
+    if not all(importlib.util.find_spec(name) for name in ("distillmos", "speechmos")):
+        pytest.skip("needs pip install 'ttsfw[eval]'")  # (importing distillmos itself needs torchaudio)
+    import numpy as np
+    from scipy.signal import resample_poly
+
+    tts = Pipeline.from_overrides([select("joe"), "vocoder.n_iter=16", "seed=1"])
+    audio = tts.synthesize(["The quick brown fox jumps over the lazy dog."]).utterances[0].audio
+    speech = resample_poly(audio, 16000, 22050).astype(np.float32)
+    speech *= 0.9 / float(np.abs(speech).max())
+    noise = np.random.default_rng(0).uniform(-0.9, 0.9, len(speech)).astype(np.float32)
+    for scorer in (wer_script.DistillMOS(), wer_script.DNSMOS()):
+        assert 1.0 <= scorer(noise) < scorer(speech) <= 5.0
+    assert "torchaudio" not in sys.modules  # the stand-in is gone once distillmos is imported
 
 
 def test_the_config_leaves_sizes_to_the_checkpoint_and_metrics_show_the_built_model():

@@ -213,7 +213,7 @@ def test_positional_sigma_is_the_reference_call(golden, io):
     assert torch.equal(reference_call, model.infer(io["mel"], sigma=0.6))
     with pytest.raises(TypeError, match=r"WaveGlow.infer got sigma twice: 0.6 and sigma=0.5"):
         model.infer(io["mel"], 0.6, sigma=0.5)
-    with pytest.raises(TypeError, match=r"takes a torch.Generator, or sigma as a number .*; got str"):
+    with pytest.raises(TypeError, match=r"takes a torch.Generator \(or a list of them, one per row\), or sigma as a number .*; got str"):
         model.infer(io["mel"], "0.6")
 
 

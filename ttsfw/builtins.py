@@ -60,7 +60,7 @@ def ttsfw_register_runtimes(register):
 
 @hookimpl
 def ttsfw_install_hints():
-    return {("vocoder", "hifigan"): "ttsfw-hifigan"}
+    return {("vocoder", "hifigan"): "ttsfw-hifigan", ("voice", "joe_hifigan"): "'ttsfw-hifigan[weights]'"}
 
 
 @hookimpl

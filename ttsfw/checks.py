@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .components.tacotron2.budget import budget_frames
 from .results import Piece
 
 if TYPE_CHECKING:
@@ -24,9 +25,23 @@ def no_frames(piece: Piece) -> str:
 
 
 def cut(piece: Piece, pipeline: "Pipeline") -> str:
-    """``line 3, sentence 2 ('...') reached acoustic.max_decoder_steps=N``"""
+    """``line 3, sentence 2 ('...') reached acoustic.max_decoder_steps=N``, or, when the
+    frame budget (acoustic.max_frames_per_symbol) was the lower limit, ``... reached its
+    frame budget of F frames (acoustic.max_frames_per_symbol=X x S symbols + ...)``"""
     where = f"line {piece.line + 1}, sentence {piece.number + 1} ({preview(piece.text)})"
-    return f"{where} reached acoustic.max_decoder_steps={pipeline.cfg.acoustic.get('max_decoder_steps')}"
+    max_steps = pipeline.cfg.acoustic.get("max_decoder_steps")
+    config = getattr(pipeline.acoustic, "config", None)  # a Tacotron2's (torch or onnxruntime)
+    per_symbol = getattr(config, "max_frames_per_symbol", None)
+    if per_symbol is not None:
+        r, base = config.n_frames_per_step, config.frame_budget_base
+        frames = budget_frames(len(piece.ids), r, per_symbol, base)
+        if frames < config.max_decoder_steps * r:
+            return (
+                f"{where} reached its frame budget of {frames} frames "
+                f"(acoustic.max_frames_per_symbol={per_symbol:g} x {len(piece.ids)} symbols"
+                f" + acoustic.frame_budget_base={base:g})"
+            )
+    return f"{where} reached acoustic.max_decoder_steps={max_steps}"
 
 
 def preview(text: str, limit: int = 40) -> str:

@@ -20,6 +20,7 @@ import torch
 from .checks import CUT_OFF, NAN_MEL, cut, nan_audio, no_frames
 from .errors import InputError, TTSError
 from .results import AudioChunk, Failed, Piece, Spoken, Utterance
+from .seeds import batch_generator, row_generators
 from .segment import halve, split_sentences
 from .timing import StageTimer
 
@@ -99,7 +100,7 @@ class Engine:
             ids = torch.nn.utils.rnn.pad_sequence([pieces[i].ids for i in rows], batch_first=True)
             lengths = torch.tensor([len(pieces[i].ids) for i in rows])
             try:
-                generator = self._generator(pieces[rows[0]])
+                generator = batch_generator(self.pipeline.device, self.seed, pieces[rows[0]])
                 batch = self.pipeline.run_batch(ids, lengths, generator, self.timer)
             except TTSError:
                 raise
@@ -134,18 +135,28 @@ class Engine:
                     break
 
     def stream_batch(
-        self, pieces: list[Piece], cancelled: set[int] | None = None
+        self,
+        pieces: list[Piece],
+        cancelled: set[int] | None = None,
+        seeds: list[int | None] | None = None,
     ) -> Iterator[tuple[int, AudioChunk | str]]:
         """Pieces spoken as one batch while it is decoded: ``(i, chunk)``, the next chunk of
         ``pieces[i]`` (in order; the pieces interleave), or ``(i, reason)`` once if it failed.
         A piece that is not its line's first starts with the pause. Indices put in `cancelled`
-        get nothing more; when every piece has ended or is cancelled the decoder stops."""
+        get nothing more; when every piece has ended or is cancelled the decoder stops.
+
+        Each piece draws from its own generator, seeded from ``seeds[i]`` (default: the
+        engine's seed) and its place (`seeds.piece_seed`): a seeded piece's audio is the same alone
+        or in any batch. Unseeded pieces draw from fresh random generators (seeded from the global
+        RNG; the global RNG itself when no piece is seeded)."""
         cancelled = set() if cancelled is None else cancelled
         pending = {i: self.pause if piece.number else self.pause[:0] for i, piece in enumerate(pieces)}
         spoken, speaking = [0] * len(pieces), set(range(len(pieces)))
         ids = torch.nn.utils.rnn.pad_sequence([piece.ids for piece in pieces], batch_first=True)
         lengths = torch.tensor([len(piece.ids) for piece in pieces])
-        stream = self.pipeline.stream_batch(ids, lengths, self._generator(pieces[0]), self.timer)
+        seeds = [self.seed if seed is None else seed for seed in seeds or [None] * len(pieces)]
+        generators = row_generators(self.pipeline.device, seeds, pieces)
+        stream = self.pipeline.stream_batch(ids, lengths, generators, self.timer)
         try:
             for event in stream:
                 i, piece = event.row, pieces[event.row]
@@ -186,13 +197,6 @@ class Engine:
         if event.hit_max_steps:
             warnings.warn(f"{cut(piece, self.pipeline)}; {CUT_OFF}", stacklevel=3)
         return None
-
-    def _generator(self, first: Piece) -> torch.Generator | None:
-        """A batch's generator, seeded from the config's seed and its first row's line and
-        piece number (None when unseeded: the global RNG)."""
-        if self.seed is None:
-            return None
-        return self.pipeline.device.generator(piece_seed(self.seed, first.line, first.number))
 
     def _utterance(self, piece: Piece, batch: "StageOutputs", row: int, depth: int) -> Utterance | str:
         frames = int(batch.mel_lengths[row])
@@ -279,14 +283,3 @@ class Engine:
 
 
 MAX_SPLIT_DEPTH = 3
-
-
-def piece_seed(seed: int, line: int, number: int) -> int:
-    """The seed of a batch whose first row is piece `number` of input line `line` (0-based):
-    `seed` itself for the first piece of the first line. Each batch gets a fresh generator, so
-    with batch_size=1 a piece's audio depends only on the config, its text and where it is in
-    the input, not on which process, shard or batch ran before it."""
-    return (seed + (line << 16) + number) % 2**64
-
-
-

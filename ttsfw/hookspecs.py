@@ -75,6 +75,13 @@ def ttsfw_install_hints():
 
 
 @hookspec
+def ttsfw_model_store():
+    """Return a list of :class:`ttsfw.weights.StoredModel`: published checkpoints that a
+    ``checkpoint:`` option may name, listed by ``python -m ttsfw download`` with how to get
+    each (a URL downloaded into the cache, or a file an installed package brings)."""
+
+
+@hookspec
 def ttsfw_config_search_path():
     """Return a list of Hydra search paths (``pkg://...`` or ``file://...``) holding config
     group files (e.g. ``vocoder/myvocoder.yaml``) that this plugin contributes."""

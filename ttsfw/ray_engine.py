@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,7 @@ class RayExecutor:
         self._replacements: set[int] = set()
         self._owns_ray = not self.ray.is_initialized()
         if self._owns_ray:
+            check_reachable(self.settings.address)
             try:
                 self.ray.init(address=self.settings.address, logging_level=logging.WARNING)
             except ConnectionError as exc:
@@ -209,6 +211,21 @@ def worker_config(cfg: DictConfig, settings: RayEngineSettings) -> dict[str, Any
     if "threads" in container["device"] and container["device"]["threads"] is None:
         container["device"]["threads"] = settings.cpus_per_worker
     return container
+
+
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) `engine.address` answers a TCP connection, or a
+    ConfigError now (Ray itself retries an unreachable address for minutes)."""
+    host, _, port = (address or "").rpartition("://")[2].rpartition(":")
+    if not host or not port.isdigit():
+        return  # None, "auto", "local": Ray finds (or starts) the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach a Ray cluster at engine.address={address} ({exc.strerror or exc}); "
+            f"start one there with `ray start --head --port={port}`, or fix the address"
+        ) from None
 
 
 def check_fits(cluster: dict[str, float], workers: int, resources: dict[str, Any]) -> None:

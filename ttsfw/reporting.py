@@ -1,4 +1,5 @@
-"""What every run records beside its results: versions, and JSON files written atomically."""
+"""What every run records beside its results: the voice it speaks with, versions, and JSON
+files written atomically."""
 
 from __future__ import annotations
 
@@ -24,6 +25,21 @@ def versions() -> dict[str, Any]:
         "python": platform.python_version(),
         "plugins": {p.name: f"{p.distribution} {p.version}" for p in plugin_infos()},
     }
+
+
+def voice_line(cfg: Any, choices: dict[str, str]) -> str:
+    """The one line a synthesis job prints first, naming what speaks: the voice option and
+    the stages it came to (a stage chosen on the command line shows as chosen), e.g.
+    ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe + hifigan_v1 hifigan_v1_universal``."""
+
+    def stage(group: str) -> str:
+        checkpoint = cfg[group].get("checkpoint")
+        return choices[group] + (f" {checkpoint}" if checkpoint else "")
+
+    stages = [stage("acoustic"), stage("vocoder")]
+    if choices.get("denoiser", "none") != "none":
+        stages.append(choices["denoiser"])
+    return f"ttsfw: voice: {choices.get('voice') or '(none)'} = {' + '.join(stages)}"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from .engine import Engine
 from .results import Failed, Piece, Spoken, Utterance
 from .pipeline import Pipeline
 from .plugins import get_plugin_manager, get_registry
-from .reporting import versions, write_json
+from .reporting import versions, voice_line, write_json
 from .settings import job_settings
 from .signals import interrupt_deferred, stopped_by_sigterm
 from .stdout_stream import stream_to_stdout
@@ -35,7 +35,9 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     synthesis) is skipped with a warning and listed with its reason in metrics.json; the run
     goes on. With ``resume=true`` lines whose file exists are not spoken again. The ``engine``
     group chooses where the lines are spoken (an :class:`Executor`: this process, Ray actors).
-    ``output=-`` streams raw PCM to stdout instead (`stdout_stream.py`, in this process)."""
+    ``output=-`` streams raw PCM to stdout instead (`stdout_stream.py`, in this process).
+    First it prints which voice speaks (`voice_line`), on stderr."""
+    print(voice_line(cfg, choices), file=sys.stderr)
     if cfg.output == "-":
         return stream_to_stdout(cfg, choices, run_dir)
     options = job_settings(cfg)

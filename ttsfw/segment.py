@@ -3,8 +3,11 @@
     split_sentences("Hi there. How are you?")  ->  ["Hi there.", "How are you?"]
 
 A sentence longer than `max_chars` is cut at clause boundaries (, ; : dashes), a clause still
-too long at spaces, and a word still too long into `max_chars` slices. Nothing is dropped:
-joining the pieces with spaces gives the text back, up to whitespace.
+too long at spaces, and a word still too long into `max_chars` slices. A piece cut so that it
+ends without punctuation gets a full stop ("... to select as" -> "... to select as."): acoustic
+models are trained on punctuated sentences, and one may never stop after a bare word. Nothing
+is dropped: joining the pieces with spaces gives the text back, up to whitespace and those
+full stops.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’»)\]]*\s+")
 #: a clause ends at , ; : or a dash (and closing quotes or brackets) followed by whitespace
 CLAUSE_END = re.compile(r"(?:[,;:—–]+[\"'”’»)\]]*|\s[-—–]+)\s+")
 WORD_END = re.compile(r"\s+")
+#: a piece ends in a letter or digit (and closing quotes or brackets): no punctuation at its end
+BARE_END = re.compile(r"\w[\"'”’»)\]]*$")
 #: words whose final "." does not end a sentence (compared lower-case, without the dot)
 ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st jr sr vs etc e.g i.e no gen col lt sgt capt rev hon fig approx".split()
@@ -31,27 +36,33 @@ def split_sentences(text: str, max_chars: int = 250) -> list[str]:
 
 
 def split_long(sentence: str, max_chars: int) -> list[str]:
-    """One sentence -> pieces of at most `max_chars`, cut at clauses, else spaces, else anywhere."""
+    """One sentence -> pieces of at most `max_chars`, cut at clauses, else spaces, else
+    anywhere; a piece without final punctuation gets a full stop (where it fits)."""
     if len(sentence) <= max_chars:
         return [sentence] if sentence else []
+    room = max(1, max_chars - 1)  # for the full stop
     pieces: list[str] = []
-    for clause in _pack(_cut(sentence, CLAUSE_END), max_chars):
-        for chunk in (
-            _pack(_cut(clause, WORD_END), max_chars) if len(clause) > max_chars else [clause]
-        ):
-            pieces += [chunk[i : i + max_chars] for i in range(0, len(chunk), max_chars)]
-    return pieces
+    for clause in _pack(_cut(sentence, CLAUSE_END), room):
+        for chunk in _pack(_cut(clause, WORD_END), room) if len(clause) > room else [clause]:
+            pieces += [chunk[i : i + room] for i in range(0, len(chunk), room)]
+    return [end_with_stop(piece, max_chars) for piece in pieces]
+
+
+def end_with_stop(piece: str, max_chars: int | None = None) -> str:
+    """`piece` with a full stop after a final letter or digit (if it stays within `max_chars`)."""
+    fits = max_chars is None or len(piece) < max_chars
+    return f"{piece}." if fits and BARE_END.search(piece) else piece
 
 
 def halve(piece: str) -> list[str]:
-    """Cut a piece in two at the clause boundary (else the space) nearest its middle;
-    [piece] when it is a single word."""
+    """Cut a piece in two at the clause boundary (else the space) nearest its middle, each half
+    ending in punctuation (`end_with_stop`); [piece] when it is a single word."""
     text = piece.strip()
     for pattern in (CLAUSE_END, WORD_END):
         cuts = [m.end() for m in pattern.finditer(text)]
         if cuts:
             middle = min(cuts, key=lambda cut: abs(cut - len(text) / 2))
-            return [text[:middle].strip(), text[middle:].strip()]
+            return [end_with_stop(text[:middle].strip()), end_with_stop(text[middle:].strip())]
     return [text]
 
 

@@ -40,19 +40,31 @@ class Frontend(ABC):
 
 
 class MaxDecoderStepsWarning(UserWarning):
-    """Items reached max_decoder_steps (decoder steps of `frames_per_step` frames each) without
-    the stop gate firing (``items``: caller indices). An acoustic model warns with it for direct
+    """Items reached max_decoder_steps (decoder steps of `frames_per_step` frames each), or
+    their frame budget of `max_frames_per_symbol` frames per input symbol, without the stop
+    gate firing (``items``: caller indices). An acoustic model warns with it for direct
     callers; the pipeline silences it and reports the cuts that remain after its own handling
     (retry by halves), naming the line."""
 
-    def __init__(self, items: list[int], max_steps: int, frames_per_step: int = 1):
+    def __init__(
+        self,
+        items: list[int],
+        max_steps: int,
+        frames_per_step: int = 1,
+        max_frames_per_symbol: float | None = None,
+    ):
         self.items = items
         self.max_steps = max_steps
+        budget = (
+            ""
+            if max_frames_per_symbol is None
+            else f" or their frame budget (max_frames_per_symbol={max_frames_per_symbol} frames per input symbol)"
+        )
         super().__init__(
-            f"the acoustic model reached max_decoder_steps={max_steps} without the stop gate firing for "
-            f"batch item(s) {items}: their speech is cut at {max_steps * frames_per_step} frames "
-            f"(raise acoustic.max_decoder_steps for long sentences; a text without final "
-            f"punctuation may never stop)"
+            f"the acoustic model reached max_decoder_steps={max_steps}{budget} without the stop gate "
+            f"firing for batch item(s) {items}: their speech is cut at {max_steps * frames_per_step} "
+            f"frames{' or their budget' if budget else ''} (raise acoustic.max_decoder_steps for long "
+            f"sentences; a text without final punctuation may never stop)"
         )
 
 
@@ -76,14 +88,19 @@ class MelBatch:
 @dataclass
 class MelChunk:
     """Frames ``[start, start + n)`` of every row of a batch being decoded (`stream_mels`),
-    rows in the caller's order. A row's frames at or past its length are not its speech."""
+    rows in the caller's order. A row's frames at or past its length are not its speech.
 
-    mel: torch.Tensor  # (B, n_mel, n) natural-log magnitudes, final values
+    A chunk with `row` set holds that row alone: its last frames, finished as if it had been
+    decoded on its own (the batch goes on without it; its later frames in batch chunks are not
+    its speech). `lengths` is then (1,), and `hit_max_steps` [0] if it was cut."""
+
+    mel: torch.Tensor  # (B, n_mel, n) natural-log magnitudes, final values; (1, n_mel, n) for a row
     start: int
     #: (B,) int: each row's length once it has stopped (its frames are all known), else -1
     lengths: torch.Tensor
     done: bool  # the decoder has stopped: this is the last chunk and every length is known
     hit_max_steps: list[int] = field(default_factory=list)  # with done: rows cut at a step limit
+    row: int | None = None
 
 
 class AcousticModel(nn.Module, ABC):

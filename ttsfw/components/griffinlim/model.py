@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ... import draws
+from ...draws import Generators
 from ...audio.stft import slaney_mel_basis
 from ...errors import ConfigError
 from ...stages import Vocoder
@@ -74,7 +76,7 @@ class GriffinLim(Vocoder):
     def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         return torch.istft(spec, self.n_fft, self.hop_length, window=self.window, length=length)
 
-    def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def infer(self, mel: torch.Tensor, generator: Generators = None) -> torch.Tensor:
         """mel (B, n_mel, T) -> audio (B, T * hop_length) in [-1, 1]; `generator` draws the
         initial phases."""
         length = mel.shape[-1] * self.hop_length
@@ -84,7 +86,7 @@ class GriffinLim(Vocoder):
         magnitude = torch.nn.functional.pad(self.magnitudes(mel), (0, short))
         frames = magnitude.shape[-1]
         padded_length = frames * self.hop_length
-        phase = torch.rand(magnitude.shape, generator=generator, device="cpu").to(mel.device)
+        phase = draws.rand(magnitude.shape, generator).to(mel.device)
         angles = torch.polar(torch.ones_like(magnitude), 2 * torch.pi * phase)
         previous = torch.zeros_like(angles)
         for _ in range(self.n_iter):

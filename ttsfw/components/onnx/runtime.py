@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from ... import draws
+from ...draws import Generators
 from ...errors import ConfigError
 from ...registry import BuildContext
 from ...runtime import Runtime
@@ -73,6 +75,7 @@ class OnnxRuntime(Runtime):
             step = quantized_int8(self.directory / graphs["decoder_step"]["file"])
             sessions["decoder_step"] = self._session(graphs["decoder_step"], context, step)
         behaviour = {key: _option(node, entry, key) for key in BEHAVIOUR}
+        behaviour = {key: value for key, value in behaviour.items() if value is not None}  # older exports
         step_format = "int8" if quantize == "int8" else "float32"
         return OnnxTacotron2(sessions, entry, behaviour, step_format, reference)
 
@@ -91,9 +94,9 @@ def _device_type(context: BuildContext) -> str:
 
 
 def _option(node: Any, entry: Mapping[str, Any], key: str) -> Any:
-    """The stage node's value of `key`, else the export's."""
+    """The stage node's value of `key`, else the export's (None where an older export has none)."""
     value = node.get(key) if node is not None else None
-    return entry[key] if value is None else value
+    return entry.get(key) if value is None else value
 
 
 class OnnxVocoder(Vocoder):
@@ -122,7 +125,7 @@ class OnnxVocoder(Vocoder):
     def infer(
         self,
         mel: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         noise: Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
@@ -131,7 +134,7 @@ class OnnxVocoder(Vocoder):
         if noise is None:
             noise = [
                 torch.zeros(shape) if self.sigma == 0 and generator is not None
-                else torch.randn(shape, generator=generator, device=mel.device)
+                else draws.randn(shape, generator, mel.device)
                 for shape in shapes
             ]
         feed = {"mel": mel.float().cpu().numpy()}

@@ -157,6 +157,8 @@ def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str,
         "max_decoder_steps": c.max_decoder_steps,
         "gate_threshold": c.gate_threshold,
         "early_stopping": c.early_stopping,
+        "max_frames_per_symbol": c.max_frames_per_symbol,
+        "frame_budget_base": c.frame_budget_base,
         "prenet_dropout": {
             "enabled": c.prenet_dropout,
             "inputs": list(PRENET_MASKS),

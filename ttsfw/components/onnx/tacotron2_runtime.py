@@ -17,13 +17,20 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch, MelChunk
-from ..tacotron2.model import Tacotron2Config, Tacotron2Output, check_inputs
+from ... import draws
+from ...draws import Generators
+from ...stages import MaxDecoderStepsWarning, MelChunk
+from ..tacotron2.budget import cut_rows, step_limits, still_going
+from ..tacotron2.inference import Tacotron2Inference, Tacotron2Output, mel_deviation
+from ..tacotron2.model import Tacotron2Config, check_inputs
 from ..tacotron2.stream import postnet_chunks
 from .tacotron2_graphs import PRENET_MASKS, STATE
 
 #: decoding options a run may change (the config's acoustic node, else the export's values)
-BEHAVIOUR = ("max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout")
+BEHAVIOUR = (
+    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
+    "max_frames_per_symbol", "frame_budget_base",
+)
 #: a decoder step as `Decoder.steps` yields it: r frames and the gate logit (B, R + 1), the
 #: attention weights (B, T_in), the rows not stopped yet (B,) int32
 Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -41,7 +48,7 @@ class OnnxPostnet:
         return torch.from_numpy(residual).to(mel.device)
 
 
-class OnnxTacotron2(AcousticModel):
+class OnnxTacotron2(Tacotron2Inference):
     """Symbol ids -> mel through ``encoder``, ``decoder_step`` and ``postnet`` sessions.
 
     `entry` is the manifest's ``acoustic`` entry, `behaviour` the BEHAVIOUR options; with
@@ -73,21 +80,33 @@ class OnnxTacotron2(AcousticModel):
         return {"runtime": f"onnxruntime ({providers[0]})", "decoder steps": self.step_format}
 
     def encode(
-        self, ids: torch.Tensor, lengths: torch.Tensor
+        self, ids: torch.Tensor, lengths: torch.Tensor, rows_alone: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> memory (B, T, E), processed_memory (B, T, A),
         pad_mask (B, T) of the rows sorted longest first (T = the longest length), and
-        `restore`, the indices that put sorted rows back in the caller's order."""
+        `restore`, the indices that put sorted rows back in the caller's order; `rows_alone`
+        as in ``Tacotron2.encode``."""
         check_inputs(ids, lengths, self.config.n_symbols)
         ids, lengths = ids.cpu(), lengths.cpu()
         order = torch.argsort(lengths, descending=True, stable=True)
         lengths = lengths[order]
         width = int(lengths[0])
-        memory, processed = self.sessions["encoder"].run(
-            None, {"ids": ids[order, :width].numpy(), "lengths": lengths.numpy()}
-        )
+        if rows_alone:
+            alone = [self._memory(ids[row : row + 1], lengths[k : k + 1]) for k, row in enumerate(order.tolist())]
+            memory, processed = (
+                np.stack([np.pad(part[0], ((0, width - part.shape[1]), (0, 0))) for part in parts])
+                for parts in zip(*alone)
+            )
+        else:
+            memory, processed = self._memory(ids[order], lengths)
         pad_mask = (torch.arange(width) >= lengths.unsqueeze(1)).numpy()
         return memory, processed, pad_mask, torch.argsort(order)
+
+    def _memory(self, ids: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
+        """ids (B, T_in) of rows sorted longest first, lengths (B,) -> memory (B, T, E) and
+        processed memory (B, T, A)."""
+        feed = {"ids": ids[:, : int(lengths[0])].numpy(), "lengths": lengths.numpy()}
+        return self.sessions["encoder"].run(None, feed)
 
     def steps(
         self,
@@ -95,11 +114,13 @@ class OnnxTacotron2(AcousticModel):
         processed: np.ndarray,
         pad_mask: np.ndarray,
         dropout: bool,
-        generator: torch.Generator | None,
+        generator: Generators,
+        limits: torch.Tensor,
         step_session: Any = None,
     ) -> Iterator[Step]:
         """The decoder loop over decoder_step.onnx (`step_session`, None: the model's), one
-        `Step` at a time, until every row has stopped (early stopping) or the step limit."""
+        `Step` at a time, until every row has stopped (early stopping) or reached its limit of
+        `limits` (B,) steps (tacotron2/budget.py)."""
         c = self.config
         batch, time = pad_mask.shape
         session = step_session or self.sessions["decoder_step"]
@@ -110,15 +131,14 @@ class OnnxTacotron2(AcousticModel):
         constant = {"memory": memory, "processed_memory": processed, "pad_mask": pad_mask}
         frames = np.zeros((batch, c.n_mel_channels * c.n_frames_per_step), np.float32)  # <GO>
         not_finished = torch.ones(batch, dtype=torch.int32)
-        for _ in range(c.max_decoder_steps):
+        for step in range(c.max_decoder_steps):
             masks = self._prenet_masks(batch, dropout, generator)
             frames, gate, *new_state = session.run(
                 None, {"decoder_input": frames, **masks, **state, **constant}
             )
             state = dict(zip(STATE, new_state))
             output = torch.from_numpy(np.concatenate((frames, gate), 1))
-            going_on = torch.sigmoid(output[:, -1]) <= c.gate_threshold
-            not_finished = not_finished * going_on.to(torch.int32)
+            not_finished = still_going(not_finished, output[:, -1], c.gate_threshold, step, limits)
             yield output, torch.from_numpy(state["attention_weights"]), not_finished
             if c.early_stopping and not not_finished.any():
                 return
@@ -128,7 +148,7 @@ class OnnxTacotron2(AcousticModel):
         return steps.unflatten(2, (-1, self.n_mel_channels)).permute(1, 3, 0, 2).flatten(2)
 
     def _prenet_masks(
-        self, batch: int, dropout: bool, generator: torch.Generator | None
+        self, batch: int, dropout: bool, generator: Generators
     ) -> dict[str, np.ndarray]:
         """The prenet's dropout scales for one step: the torch model's two Bernoulli(0.5)
         draws (same generator, same order and shapes), as keep / 0.5; ones with dropout off."""
@@ -136,19 +156,15 @@ class OnnxTacotron2(AcousticModel):
         if not dropout:
             ones = np.ones(size, np.float32)
             return {name: ones for name in PRENET_MASKS}
-        device = generator.device if generator is not None else "cpu"
-        masks = {}
-        for name in PRENET_MASKS:
-            keep = torch.empty(size, device=device).bernoulli_(0.5, generator=generator)
-            masks[name] = (keep / 0.5).cpu().numpy()
-        return masks
+        like = torch.empty(size, device=draws.device(generator))
+        return {name: (draws.keep_mask(like, 0.5, generator) / 0.5).cpu().numpy() for name in PRENET_MASKS}
 
     @torch.inference_mode()
     def infer_full(
         self,
         ids: torch.Tensor,
         lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         prenet_dropout: bool | None = None,
         step_session: Any = None,
@@ -160,13 +176,18 @@ class OnnxTacotron2(AcousticModel):
         c = self.config
         dropout = c.prenet_dropout if prenet_dropout is None else prenet_dropout
         memory, processed, pad_mask, restore = self.encode(ids, lengths)
-        steps = list(self.steps(memory, processed, pad_mask, dropout, generator, step_session))
+        limits = step_limits(torch.from_numpy(pad_mask), c)
+        generator = draws.pick(generator, restore.argsort().tolist())
+        steps = list(self.steps(memory, processed, pad_mask, dropout, generator, limits, step_session))
         outputs, alignments, not_finished = (torch.stack(parts) for parts in zip(*steps))
         mel = self.steps_to_frames(outputs[:, :, :-1])
         mel_lengths = not_finished.sum(0, dtype=torch.int32)[restore] * c.n_frames_per_step
-        hit = (mel_lengths == c.max_decoder_steps * c.n_frames_per_step).nonzero().flatten().tolist()
+        hit = cut_rows(mel_lengths, limits[restore], c.n_frames_per_step)
         if hit and c.early_stopping:
-            warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps, c.n_frames_per_step), stacklevel=3)
+            warning = MaxDecoderStepsWarning(
+                hit, c.max_decoder_steps, c.n_frames_per_step, c.max_frames_per_symbol
+            )
+            warnings.warn(warning, stacklevel=3)
         extra = ids.size(1) - pad_mask.shape[1]
         return Tacotron2Output(
             mel_postnet=(mel + self.postnet(mel))[restore].to(ids.device),
@@ -178,33 +199,17 @@ class OnnxTacotron2(AcousticModel):
             hit_max_steps=hit,
         )
 
-    def infer(
-        self,
-        ids: torch.Tensor,
-        lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
-        *,
-        prenet_dropout: bool | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
-        alignments (B, T_steps, T_in); arguments as in `infer_full`."""
-        out = self.infer_full(ids, lengths, generator, prenet_dropout=prenet_dropout)
-        return out.mel_postnet, out.mel_lengths, out.alignments
-
-    def mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
-    ) -> MelBatch:
-        out = self.infer_full(ids, lengths, generator)
-        return MelBatch(out.mel_postnet, out.mel_lengths, out.alignments, out.hit_max_steps)
-
     @torch.inference_mode()
     def stream_mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
     ) -> Iterator[MelChunk]:
         """`mels` while the decoder runs, chunked as the torch model chunks its stream."""
-        memory, processed, pad_mask, restore = self.encode(ids, lengths)
-        steps = self.steps(memory, processed, pad_mask, self.config.prenet_dropout, generator)
-        for chunk in postnet_chunks(steps, self.postnet, self.steps_to_frames, self.config, restore):
+        memory, processed, pad_mask, restore = self.encode(ids, lengths, rows_alone=True)
+        limits = step_limits(torch.from_numpy(pad_mask), self.config)
+        generator = draws.pick(generator, restore.argsort().tolist())
+        steps = self.steps(memory, processed, pad_mask, self.config.prenet_dropout, generator, limits)
+        chunks = postnet_chunks(steps, self.postnet, self.steps_to_frames, self.config, restore, limits)
+        for chunk in chunks:
             yield replace(chunk, mel=chunk.mel.to(ids.device), lengths=chunk.lengths.to(ids.device))
 
     @torch.inference_mode()
@@ -216,9 +221,4 @@ class OnnxTacotron2(AcousticModel):
         reference = self.infer_full(
             ids, lengths, prenet_dropout=False, step_session=self.reference_step
         ).mel_postnet
-        frames = min(mel.size(2), reference.size(2))
-        diff = (mel[:, :, :frames] - reference[:, :, :frames]).abs()
-        return {
-            "mel_max_abs_deviation": float(diff.max()),
-            "mel_mean_abs_deviation": float(diff.mean()),
-        }
+        return mel_deviation(mel, reference)

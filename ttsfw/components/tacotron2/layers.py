@@ -15,8 +15,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ... import draws
+from ...draws import Generators
 from ...precision import dtype as precision_dtype
 from ...quantize import Int8Linear
+from .budget import still_going
 
 
 class XavierConv1d(nn.Module):
@@ -100,7 +103,7 @@ class Prenet(nn.Module):
         )
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: Generators = None) -> torch.Tensor:
         """x (..., n_mel * r) -> (..., prenet_dim). Draws one keep-mask per layer."""
         for layer in self.layers:
             x = F.relu(layer(x))
@@ -109,10 +112,10 @@ class Prenet(nn.Module):
         return x
 
 
-def prenet_dropout(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def prenet_dropout(x: torch.Tensor, generator: Generators) -> torch.Tensor:
     """Dropout 0.5 with one keep-mask draw; equals F.dropout(x, 0.5, training=True) on CPU, bit
-    for bit, but can take a private generator."""
-    return x * torch.empty_like(x).bernoulli_(0.5, generator=generator) / 0.5
+    for bit, but can take a private generator, or one per row (`ttsfw.draws`)."""
+    return x * draws.keep_mask(x, 0.5, generator) / 0.5
 
 
 class LocationLayer(nn.Module):
@@ -289,33 +292,38 @@ class Decoder(nn.Module):
         max_steps: int,
         gate_threshold: float,
         early_stopping: bool = True,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         prenet_dropout: bool | None = None,
+        limits: torch.Tensor | None = None,
     ) -> DecoderOutput:
         """memory (B, T_in, E), pad_mask (B, T_in) -> DecoderOutput (inference).
 
         Every item is decoded until all gates have fired (or for `max_steps` steps without early
         stopping); an item whose sigmoid(gate) first exceeds `gate_threshold` at step k gets
         mel_length (k - 1) * r (DLE semantics: the stop step is left out), one that never fires
-        gets max_steps * r. `prenet_dropout` None means the Prenet's own setting. The state
-        stays fp32 whatever the autocast context; only the packed weights follow `weight_format`.
+        gets max_steps * r, or its own limit * r with `limits` (B,) steps (budget.py).
+        `prenet_dropout` None means the Prenet's own setting. The state stays fp32 whatever the
+        autocast context; only the packed weights follow `weight_format`.
         """
         dropout = self.prenet.dropout if prenet_dropout is None else prenet_dropout
         with torch.autocast(memory.device.type, enabled=False):
             return self._decode(
                 memory.float(), pad_mask, max_steps, gate_threshold, early_stopping, generator,
-                dropout,
+                dropout, limits,
             )
 
     def _decode(
-        self, memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout
+        self, memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout,
+        limits,
     ):
         batch, time, _ = memory.shape
         step_dim = self.linear_projection.linear_layer.out_features  # n_mel * r
         frames_gate = memory.new_empty(max_steps, batch, step_dim + 1)  # r frames and gate logit
         alignments = memory.new_empty(max_steps, batch, time)
         step_lengths = torch.zeros(batch, dtype=torch.int32, device=memory.device)
-        steps = self.steps(memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout)
+        steps = self.steps(
+            memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
+        )
         for step, (output, alignment, not_finished) in enumerate(steps):
             frames_gate[step], alignments[step] = output, alignment
             step_lengths += not_finished
@@ -334,24 +342,26 @@ class Decoder(nn.Module):
         max_steps: int,
         gate_threshold: float,
         early_stopping: bool = True,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         dropout: bool = True,
+        limits: torch.Tensor | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """Inference one step at a time (what `forward` collects; a stream reads it as it goes):
         per step, the step's r frames and gate logit (B, n_mel * r + 1), its attention weights
-        (B, T_in) and which rows have not stopped yet, this step included (B,) int32. Call it
-        with autocast off, memory float32, `dropout` resolved (as `forward` does)."""
+        (B, T_in) and which rows have not stopped yet, this step included (B,) int32; a row
+        stops at its limit of `limits` (B,) steps too. Call it with autocast off, memory
+        float32, `dropout` resolved (as `forward` does)."""
         weights = self.packed()
         step_dim = self.linear_projection.linear_layer.out_features
         not_finished = torch.ones(memory.size(0), dtype=torch.int32, device=memory.device)
         state = self.initial_state(memory)
         inputs = weights.start(memory, pad_mask, state)
         frames = memory.new_zeros(memory.size(0), step_dim)  # the all-zero <GO> frames
-        for _ in range(max_steps):
+        for step in range(max_steps):
             prenet_out = weights.prenet(frames, dropout, generator)
             output = weights.step(prenet_out, state, inputs)
             frames, gate_logit = output[:, :step_dim], output[:, step_dim]
-            not_finished = not_finished * (torch.sigmoid(gate_logit) <= gate_threshold).to(torch.int32)
+            not_finished = still_going(not_finished, gate_logit, gate_threshold, step, limits)
             yield output, state.weights_cat[:, 0], not_finished
             if early_stopping and not not_finished.any():
                 return
@@ -478,7 +488,7 @@ class PackedDecoder:
         )
 
     def prenet(
-        self, frames: torch.Tensor, dropout: bool, generator: torch.Generator | None
+        self, frames: torch.Tensor, dropout: bool, generator: Generators
     ) -> torch.Tensor:
         """Previous step's frames (B, n_mel * r) -> (B, prenet_dim), with the Prenet's dropout
         draws."""

@@ -19,6 +19,8 @@ def load_tacotron2(
     gate_threshold: float | None = None,
     early_stopping: bool | None = None,
     prenet_dropout: bool | None = None,
+    max_frames_per_symbol: float | None = None,
+    frame_budget_base: float | None = None,
     n_symbols: int | None = None,
 ) -> Tacotron2:
     """Load a checkpoint file into an fp32 CPU model in eval mode.
@@ -42,6 +44,8 @@ def load_tacotron2(
         gate_threshold=gate_threshold,
         early_stopping=early_stopping,
         prenet_dropout=prenet_dropout,
+        max_frames_per_symbol=max_frames_per_symbol,
+        frame_budget_base=frame_budget_base,
     )
     behaviour = Tacotron2Config.from_mapping(stored).behaviour()
     behaviour.update({k: v for k, v in told.items() if v is not None})

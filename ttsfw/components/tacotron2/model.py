@@ -21,14 +21,21 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ... import draws
+from ...draws import Generators
 from ...errors import ConfigError, InputError
-from ...stages import AcousticModel, MaxDecoderStepsWarning, MelBatch, MelChunk
+from ...stages import MaxDecoderStepsWarning, MelChunk
+from .budget import cut_rows, step_limits
+from .inference import Tacotron2Inference, Tacotron2Output, mel_deviation
 from .layers import Decoder, Encoder, Postnet
 from .stream import stream_mels
 
 #: options that change how the model decodes, not its weights (`load_tacotron2` takes them from
 #: the caller, else from the file as torch.hub does; the pipeline from the ttsfw config)
-BEHAVIOUR = ("max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout")
+BEHAVIOUR = (
+    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
+    "max_frames_per_symbol", "frame_budget_base",
+)
 #: DLE/NVIDIA constructor options that only matter in training: accepted and ignored
 TRAINING_ONLY = ("mask_padding", "p_attention_dropout", "p_decoder_dropout", "fp16_run")
 
@@ -57,6 +64,10 @@ class Tacotron2Config:
     gate_threshold: float = 0.5
     early_stopping: bool = True
     prenet_dropout: bool = True
+    #: the frame budget (budget.py): at most this many frames per input symbol, plus
+    #: frame_budget_base frames; None = off (DLE)
+    max_frames_per_symbol: float | None = None
+    frame_budget_base: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_frames_per_step < 1:
@@ -72,6 +83,16 @@ class Tacotron2Config:
         if self.max_decoder_steps < 1:
             raise ConfigError(
                 f"tacotron2: max_decoder_steps must be at least 1, got {self.max_decoder_steps}"
+            )
+        if self.max_frames_per_symbol is not None and not self.max_frames_per_symbol > 0:
+            raise ConfigError(
+                f"tacotron2: max_frames_per_symbol (the frame budget per input symbol) must be "
+                f"positive, or null for no budget; got {self.max_frames_per_symbol}"
+            )
+        if self.frame_budget_base < 0:
+            raise ConfigError(
+                f"tacotron2: frame_budget_base (frames added to every budget) must be >= 0, "
+                f"got {self.frame_budget_base}"
             )
 
     @classmethod
@@ -103,21 +124,7 @@ class Tacotron2Config:
         return {name: getattr(self, name) for name in BEHAVIOUR}
 
 
-@dataclass
-class Tacotron2Output:
-    """Everything one inference produces; items in the caller's order."""
-
-    mel_postnet: torch.Tensor  # (B, n_mel, T_out) the model's output, T_out = T_steps * r
-    mel_lengths: torch.Tensor  # (B,) int32 valid frames, a multiple of r (stop step excluded, DLE)
-    alignments: torch.Tensor  # (B, T_steps, T_in) attention weights per step, zero at padding
-    mel: torch.Tensor  # (B, n_mel, T_out) decoder output before the postnet
-    gate: torch.Tensor  # (B, T_steps) stop-gate logits
-    encoder_outputs: torch.Tensor  # (B, T_in, encoder_embedding_dim), zero at padding
-    #: caller indices of the items whose gate never fired within max_decoder_steps
-    hit_max_steps: list[int]
-
-
-class Tacotron2(AcousticModel):
+class Tacotron2(Tacotron2Inference):
     """Symbol ids -> mel spectrogram; ``state_dict`` keys equal NVIDIA's (84 tensors full size)."""
 
     #: the mels of NVIDIA's recipe (and the shipped voice): 22,050 Hz audio, a frame per 256 samples
@@ -157,7 +164,7 @@ class Tacotron2(AcousticModel):
             c.postnet_kernel_size,
             c.postnet_n_convolutions,
         )
-        #: caller indices of the items the last `infer` cut at max_decoder_steps
+        #: caller indices of the items the last `infer` cut at their step limit
         self.last_hit_max_steps: list[int] = []
 
     @torch.inference_mode()
@@ -165,7 +172,7 @@ class Tacotron2(AcousticModel):
         self,
         ids: torch.Tensor,
         lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
         *,
         prenet_dropout: bool | None = None,
     ) -> Tacotron2Output:
@@ -173,24 +180,28 @@ class Tacotron2(AcousticModel):
 
         Rows are decoded longest first (as DLE does, so seeded prenet draws match it).
         `generator` (on the model's device) drives prenet dropout; None = the global RNG, drawn
-        from as DLE's ``infer`` does. `prenet_dropout` switches dropout for this call (None: the
+        from as DLE's ``infer`` does; a list gives each row its own (`ttsfw.draws`). `prenet_dropout` switches dropout for this call (None: the
         model's own setting, ``config.prenet_dropout`` at load; off makes the mel deterministic).
         """
         memory, pad_mask, restore = self.encode(ids, lengths)
         width = memory.size(1)
         c = self.config
+        limits = step_limits(pad_mask, c)
         out = self.decoder(
-            memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping, generator,
-            prenet_dropout,
+            memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
+            draws.pick(generator, restore.argsort().tolist()), prenet_dropout, limits,
         )
         mel_postnet = out.mel + self.postnet(out.mel)
         extra = ids.size(1) - width
         mel_lengths = out.mel_lengths[restore]
         r = c.n_frames_per_step
-        hit = (mel_lengths == c.max_decoder_steps * r).nonzero().flatten().tolist()
+        hit = cut_rows(mel_lengths, limits[restore], r)
         self.last_hit_max_steps = hit
         if hit and c.early_stopping:
-            warnings.warn(MaxDecoderStepsWarning(hit, c.max_decoder_steps, r), stacklevel=3)
+            warnings.warn(
+                MaxDecoderStepsWarning(hit, c.max_decoder_steps, r, c.max_frames_per_symbol),
+                stacklevel=3,
+            )
         return Tacotron2Output(
             mel_postnet=mel_postnet[restore],
             mel_lengths=mel_lengths,
@@ -202,48 +213,36 @@ class Tacotron2(AcousticModel):
         )
 
     def encode(
-        self, ids: torch.Tensor, lengths: torch.Tensor
+        self, ids: torch.Tensor, lengths: torch.Tensor, rows_alone: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """ids (B, T_in), lengths (B,) -> memory (B, T, E) and pad_mask (B, T) of the rows
         sorted longest first (T = the longest length), and `restore`, the indices that put
-        sorted rows back in the caller's order."""
+        sorted rows back in the caller's order. `rows_alone` encodes each row as a batch of
+        one: its memory then does not depend on the padding (which enters the reference's
+        convolutions, so its short rows' last symbols differ from a batch-one run)."""
         check_inputs(ids, lengths, self.config.n_symbols)
         lengths = lengths.to(ids.device)
         order = torch.argsort(lengths, descending=True, stable=True)
         lengths = lengths[order]
         width = int(lengths[0])
-        memory = self.encoder(self.embedding(ids[order, :width]).transpose(1, 2), lengths)
+        if rows_alone:
+            alone = [self._memory(ids[row : row + 1], lengths[k : k + 1])[0] for k, row in enumerate(order.tolist())]
+            memory = torch.nn.utils.rnn.pad_sequence(alone, batch_first=True)
+        else:
+            memory = self._memory(ids[order], lengths)
         pad_mask = torch.arange(width, device=ids.device) >= lengths.unsqueeze(1)
         return memory, pad_mask, torch.argsort(order)
 
+    def _memory(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (B, T_in) of rows sorted longest first, lengths (B,) -> memory (B, T, E)."""
+        return self.encoder(self.embedding(ids[:, : int(lengths[0])]).transpose(1, 2), lengths)
+
     def stream_mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
     ) -> Iterator[MelChunk]:
         """`mels` while the decoder runs: postnet frames as soon as their lookahead is decoded
         (`stream.py`), the same values and prenet draws as `mels`."""
         return stream_mels(self, ids, lengths, generator)
-
-    def infer(
-        self,
-        ids: torch.Tensor,
-        lengths: torch.Tensor,
-        generator: torch.Generator | None = None,
-        *,
-        prenet_dropout: bool | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ids (B, T_in), lengths (B,) -> mel (B, n_mel, T_out), mel_lengths (B,) int32,
-        alignments (B, T_steps, T_in) with T_out = T_steps * r (DLE's ``infer`` outputs).
-        `generator` and `prenet_dropout` as in `infer_full`. Items whose gate never fired are
-        listed in ``last_hit_max_steps`` (and warned about when early stopping is on)."""
-        out = self.infer_full(ids, lengths, generator, prenet_dropout=prenet_dropout)
-        return out.mel_postnet, out.mel_lengths, out.alignments
-
-    def mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
-    ) -> MelBatch:
-        """`infer` typed for the pipeline, with the rows whose gate never fired."""
-        out = self.infer_full(ids, lengths, generator)
-        return MelBatch(out.mel_postnet, out.mel_lengths, out.alignments, out.hit_max_steps)
 
     @torch.inference_mode()
     def deviation_from_fp32(self, ids: torch.Tensor, lengths: torch.Tensor) -> dict[str, float]:
@@ -260,12 +259,7 @@ class Tacotron2(AcousticModel):
                 reference = self.infer_full(ids, lengths, prenet_dropout=False).mel_postnet
         finally:
             decoder.weight_format = saved
-        frames = min(mel.size(2), reference.size(2))
-        diff = (mel[:, :, :frames] - reference[:, :, :frames]).abs()
-        return {
-            "mel_max_abs_deviation": float(diff.max()),
-            "mel_mean_abs_deviation": float(diff.mean()),
-        }
+        return mel_deviation(mel, reference)
 
 
 def check_inputs(ids: torch.Tensor, lengths: torch.Tensor, n_symbols: int) -> None:

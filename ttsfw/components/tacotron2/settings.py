@@ -35,3 +35,5 @@ class Tacotron2Settings:
     gate_threshold: float = MISSING
     early_stopping: bool = MISSING
     prenet_dropout: bool = MISSING
+    max_frames_per_symbol: Optional[float] = MISSING
+    frame_budget_base: float = MISSING

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
 
+from ... import draws
+from ...draws import Generators
 from ...stages import MelChunk
+from .budget import cut_rows, step_limits
 
 if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
@@ -25,16 +28,17 @@ FIRST_CHUNK, LARGEST_CHUNK = 8, 64
 
 @torch.inference_mode()
 def stream_mels(
-    model: "Tacotron2", ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None
+    model: "Tacotron2", ids: torch.Tensor, lengths: torch.Tensor, generator: Generators
 ) -> Iterator[MelChunk]:
     """ids (B, T_in), lengths (B,) -> MelChunks of postnet frames, rows in the caller's order."""
-    memory, pad_mask, restore = model.encode(ids, lengths)
+    memory, pad_mask, restore = model.encode(ids, lengths, rows_alone=True)
     c, decoder = model.config, model.decoder
+    limits = step_limits(pad_mask, c)
     steps = decoder.steps(
         memory.float(), pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
-        generator, decoder.prenet.dropout,
+        draws.pick(generator, restore.argsort().tolist()), decoder.prenet.dropout, limits,
     )
-    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore)
+    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore, limits)
 
 
 @torch.inference_mode()
@@ -44,36 +48,57 @@ def postnet_chunks(
     steps_to_frames: Callable[[torch.Tensor], torch.Tensor],
     config: "Tacotron2Config",
     restore: torch.Tensor,
+    limits: torch.Tensor,
 ) -> Iterator[MelChunk]:
     """A decoder's steps, as `Decoder.steps` yields them -> MelChunks of postnet frames, rows
     put back in the caller's order by `restore`. `postnet`: mel -> its residual, with
     ``context_frames``; `steps_to_frames`: (T_steps, B, n_mel * r) -> (B, n_mel, T_steps * r);
-    `config` gives r and the step limit. (The runtime=onnxruntime model streams through it too.)"""
+    `config` gives r, the step limit and early stopping, `limits` (B,) each sorted row's limit
+    in steps (budget.py). (The runtime=onnxruntime model streams through it too.)
+
+    With early stopping, a row whose gate fires gets its last frames at once, in a chunk of its
+    own, finished with the postnet's end padding where its decoding ended: what a batch of one
+    would have made (the batch goes on decoding; its later frames are not the row's)."""
     r, lookahead = config.n_frames_per_step, postnet.context_frames
     batch, device = restore.numel(), restore.device
+    limits = limits.to(device)
+    caller_row = restore.argsort().tolist()  # sorted row j is the caller's row caller_row[j]
     decoded = torch.empty(batch, config.n_mel_channels, config.max_decoder_steps * r, device=device)
     step_lengths = torch.zeros(batch, dtype=torch.int32, device=device)
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)  # rows whose last chunk went out
     frames = emitted = 0
     target = FIRST_CHUNK
+
+    def finished(rows: slice | list[int], ready: int) -> torch.Tensor:
+        """Postnet frames [emitted, ready) of `rows`, from the frames decoded so far."""
+        start = max(0, emitted - lookahead)
+        window = decoded[rows, :, start : min(frames, ready + lookahead)]
+        return (window + postnet(window))[:, :, emitted - start : ready - start]
+
     while True:
         with torch.autocast(device.type, enabled=False):  # the decoder runs in float32, as in infer
             step = next(steps, None)
-        done = step is None
-        if not done:
-            output, _, not_finished = step
-            decoded[:, :, frames : frames + r] = steps_to_frames(output[None, :, :-1])
-            frames += r
-            step_lengths += not_finished
-        ready = frames if done else frames - lookahead
-        if not done and ready - emitted < target:
-            continue
-        start = max(0, emitted - lookahead)
-        window = decoded[:, :, start : min(frames, ready + lookahead)]
-        post = (window + postnet(window))[:, :, emitted - start : ready - start]
-        stopped = (not_finished == 0) | done
-        row_lengths = torch.where(stopped, step_lengths * r, -1)
-        hit = (row_lengths == config.max_decoder_steps * r)[restore].nonzero().flatten().tolist()
-        yield MelChunk(post[restore], emitted, row_lengths[restore], done, hit if done else [])
-        if done:
-            return
-        emitted, target = ready, min(2 * target, LARGEST_CHUNK)
+        if step is None:
+            break
+        output, _, not_finished = step
+        decoded[:, :, frames : frames + r] = steps_to_frames(output[None, :, :-1])
+        frames += r
+        step_lengths += not_finished
+        ready = frames - lookahead
+        if ready - emitted >= target:
+            lengths = torch.where(not_finished == 0, step_lengths * r, -1)
+            yield MelChunk(finished(slice(None), ready)[restore], emitted, lengths[restore], False)
+            emitted, target = ready, min(2 * target, LARGEST_CHUNK)
+        if config.early_stopping:
+            for j in ((not_finished == 0) & ~ended).nonzero().flatten().tolist():
+                ended[j] = True
+                length = step_lengths[j : j + 1] * r
+                cut = cut_rows(step_lengths[j : j + 1], limits[j : j + 1], 1)  # [0] at its limit
+                yield MelChunk(finished([j], frames), emitted, length, False, cut, row=caller_row[j])
+    rows = (~ended).nonzero().flatten().tolist()
+    lengths = (step_lengths * r)[restore]
+    hit = cut_rows(lengths, limits[restore], r)
+    post = decoded.new_zeros(batch, config.n_mel_channels, frames - emitted)
+    if rows:
+        post[rows] = finished(rows, frames)
+    yield MelChunk(post[restore], emitted, lengths, True, hit)

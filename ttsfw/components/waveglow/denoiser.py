@@ -8,6 +8,7 @@ original phase.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ...audio.stft import STFT
 from ...errors import ConfigError
@@ -61,7 +62,11 @@ class WaveGlowDenoiser(Denoiser):
         """audio (B, N), N a multiple of the hop (256) -> denoised float audio (B, N).
         `strength` defaults to the configured one."""
         strength = self.strength if strength is None else strength
-        magnitude, phase = self.stft.transform(audio.float())
+        length = audio.size(-1)
+        # the STFT's reflect padding needs more than filter_length / 2 samples: a shorter audio
+        # (an utterance of a frame or two) is padded with silence and cut back
+        short = max(0, self.stft.filter_length // 2 + 1 - length)
+        magnitude, phase = self.stft.transform(F.pad(audio.float(), (0, short)))
         magnitude = torch.clamp(magnitude - self.bias_spec * strength, min=0.0)
-        return self.stft.inverse(magnitude, phase)
+        return self.stft.inverse(magnitude, phase)[..., :length]
 

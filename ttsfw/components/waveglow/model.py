@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ... import draws
+from ...draws import Generators
 from ...errors import CheckpointError, ConfigError
 from ...stages import Vocoder
 from .checkpoint import architecture_from_tensors, inference_state_dict, reference_layout
@@ -292,14 +294,14 @@ class WaveGlow(Vocoder):
     def infer(
         self,
         mel: torch.Tensor,
-        generator: torch.Generator | float | None = None,
+        generator: Generators | float = None,
         *,
         sigma: float | None = None,
         noise: Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """mel (B, n_mel, T) -> audio (B, 256 * T).
 
-        Noise is drawn from `generator` unless `noise` gives the N(0, 1) draws (shapes:
+        Noise is drawn from `generator` (or one per row, `ttsfw.draws`) unless `noise` gives the N(0, 1) draws (shapes:
         `noise_shapes`); `sigma` (default: self.sigma) scales it. A number in the place of
         `generator` is sigma: ``infer(mel, 0.6)`` is the reference's call. With generator None
         the draws come from the global RNG, at sigma 0 too, as the reference makes them (a
@@ -310,16 +312,17 @@ class WaveGlow(Vocoder):
             if sigma is not None:
                 raise TypeError(f"WaveGlow.infer got sigma twice: {generator} and sigma={sigma}")
             generator, sigma = None, generator
-        if generator is not None and not isinstance(generator, torch.Generator):
+        if not (generator is None or isinstance(generator, torch.Generator) or draws.per_row(generator)):
             raise TypeError(
-                f"WaveGlow.infer(mel, generator) takes a torch.Generator, or sigma as a number "
-                f"(the reference's infer(mel, sigma)); got {type(generator).__name__}"
+                f"WaveGlow.infer(mel, generator) takes a torch.Generator (or a list of them, one "
+                f"per row), or sigma as a number (the reference's infer(mel, sigma)); got "
+                f"{type(generator).__name__}"
             )
         sigma = self.sigma if sigma is None else float(sigma)
         cond = self.condition(mel)
         audio_dtype = self.convinv[0].W_inverse.dtype
-        draws = self._noise(mel, sigma, generator, noise)
-        audio = sigma * next(draws).to(cond.device, audio_dtype)
+        noises = self._noise(mel, sigma, generator, noise)
+        audio = sigma * next(noises).to(cond.device, audio_dtype)
         for k in reversed(range(self.config.n_flows)):
             n_half = audio.size(1) // 2
             audio_0, audio_1 = audio[:, :n_half], audio[:, n_half:]
@@ -328,14 +331,14 @@ class WaveGlow(Vocoder):
             audio_1 = (audio_1 - b) / torch.exp(log_s)
             audio = self.convinv[k].inverse(torch.cat([audio_0, audio_1], 1))
             if self.has_early_output(k):
-                audio = torch.cat([sigma * next(draws).to(cond.device, audio_dtype), audio], 1)
+                audio = torch.cat([sigma * next(noises).to(cond.device, audio_dtype), audio], 1)
         return audio.permute(0, 2, 1).reshape(audio.size(0), -1)
 
     def _noise(
         self,
         mel: torch.Tensor,
         sigma: float,
-        generator: torch.Generator | None,
+        generator: Generators,
         noise: Sequence[torch.Tensor] | None,
     ) -> Iterator[torch.Tensor]:
         shapes = self.noise_shapes(mel.size(0), mel.size(2))
@@ -351,7 +354,7 @@ class WaveGlow(Vocoder):
             if sigma == 0 and generator is not None:
                 yield torch.zeros(shape, device=mel.device)
             else:
-                yield torch.randn(shape, generator=generator, device=mel.device)
+                yield draws.randn(shape, generator, mel.device)
 
     def reference_state_dict(self, layout: str = "dle") -> dict[str, torch.Tensor]:
         """The weights as the reference code saves them (`reference_layout`: ``"dle"`` or ``"fused"``)."""

@@ -24,3 +24,19 @@ def ttsfw_register_denoisers(register):
 @hookimpl
 def ttsfw_config_search_path():
     return ["pkg://ttsfw.components.waveglow.conf"]
+
+
+@hookimpl
+def ttsfw_model_store():
+    from ...weights import StoredModel
+
+    return [
+        StoredModel(
+            "nvidia_waveglowpyt_fp32_20190427",
+            "waveglow",
+            "WaveGlow, 512 channels, LJSpeech, fp32 (NVIDIA DeepLearningExamples via NGC; torch.hub nvidia_waveglow)",
+            url="https://api.ngc.nvidia.com/v2/models/nvidia/waveglow_ckpt_fp32/versions/19.09.0/"
+            "files/nvidia_waveglowpyt_fp32_20190427",
+            aliases=("waveglow",),
+        )
+    ]

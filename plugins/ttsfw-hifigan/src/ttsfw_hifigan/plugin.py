@@ -1,4 +1,5 @@
-"""The ttsfw entry point of this package: registers the ``hifigan`` vocoder and its configs.
+"""The ttsfw entry point of this package: registers the ``hifigan`` vocoder, its configs
+(``vocoder/hifigan*``, ``voice/joe_hifigan``) and jik876's published generators as store names.
 
 Imports nothing heavy: the factory (and torch) load when a HiFi-GAN vocoder is built.
 """
@@ -18,6 +19,14 @@ def ttsfw_register_vocoders(register):
 @hookimpl
 def ttsfw_config_search_path():
     return ["pkg://ttsfw_hifigan.conf"]
+
+
+@hookimpl
+def ttsfw_model_store():
+    """``hifigan_v1_universal``, ``hifigan_v1_ljspeech``: jik876's generators (store.py)."""
+    from .store import stored_models
+
+    return stored_models()
 
 
 @hookimpl
