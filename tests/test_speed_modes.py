@@ -17,6 +17,7 @@ from ttsfw.components.tacotron2.factory import build_tacotron2
 from ttsfw.components.tacotron2.load import load_tacotron2
 from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
 from ttsfw.components.tacotron2.layers import PackedDecoder
+from ttsfw.quantize import Int8Linear
 from ttsfw.precision import Precision
 from ttsfw.registry import BuildContext
 
@@ -134,6 +135,13 @@ def test_weights_are_packed_once_and_repacked_after_loading(golden, cases):
     assert not torch.allclose(model.infer(ids, lengths)[0], first)
     model.decoder.weight_format = "int8"
     assert model.decoder.packed().decoder_gates is not packed.decoder_gates
+
+
+def test_int8_keeps_the_prenet_fp32(golden):
+    packed = golden_model(golden, "int8").decoder.packed()
+    int8 = [packed.attention_gates, packed.query, packed.decoder_gates, packed.frame_and_gate]
+    assert all(isinstance(linear, Int8Linear) for linear in int8)
+    assert not any(isinstance(linear, Int8Linear) for linear in packed.prenet_layers)
 
 
 def test_a_used_model_pickles_without_its_packed_weights(golden, cases, tmp_path):

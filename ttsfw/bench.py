@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from .engine import Engine
 from .results import Piece
+from .bench_reference import PiperReference, bench_reference
 from .bench_stream import measure_stream_iteration
 from .errors import ConfigError, SynthesisError
 from .pipeline import Pipeline, StageOutputs
@@ -128,8 +129,10 @@ def run_benchmark(
     num_iters: int,
     progress: bool = False,
     stream: bool = False,
+    reference: PiperReference | None = None,
 ) -> tuple[dict[str, list[float]], str | None]:
-    """Run `warmup` + `num_iters` iterations (`stream`: as streams, `bench_stream.py`); return
+    """Run `warmup` + `num_iters` iterations (`stream`: as streams, `bench_stream.py`; with a
+    `reference`, each iteration's texts are then spoken by it too, `bench_reference.py`); return
     each timed iteration's numbers by name (per-row numbers one per row), and the last reason a
     row could not be spoken (None if every row was)."""
     if num_iters < 1 or warmup < 0 or batch_size < 1:
@@ -146,6 +149,9 @@ def run_benchmark(
             pipeline.device.reset_peak_memory()
         measure = measure_stream_iteration if stream else measure_iteration
         numbers, reason = measure(engine, [text] * batch_size)
+        if reference is not None:
+            numbers.update(reference.measure([text] * batch_size))
+            numbers["speed_vs_reference"] = numbers["reference_rtf"] / numbers["rtf"]
         problem = reason or problem
         if iteration >= warmup:
             for name, value in numbers.items():
@@ -169,11 +175,12 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
     if cfg.engine.name != "local":
         raise ConfigError(f"mode=bench times one pipeline in this process; drop engine={cfg.engine.name}")
     text = bench_text(cfg)
+    reference = bench_reference(cfg)
     pipeline = Pipeline(cfg, choices)
     progress = cfg.progress is True or (cfg.progress == "auto" and sys.stderr.isatty())
     timed, problem = run_benchmark(
         pipeline, text, int(cfg.batch_size), int(cfg.mode.warmup), int(cfg.mode.num_iters), progress,
-        cfg.mode.stream,
+        cfg.mode.stream, reference,
     )
     hits = timed.pop("hit_max_decoder_steps")
     unspeakable = timed.pop("unspeakable_rows")
@@ -192,6 +199,7 @@ def benchmark_report(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]
         "warmup": int(cfg.mode.warmup),
         "num_iters": int(cfg.mode.num_iters),
         "threads": pipeline.device.thread_report(),
+        "reference": None if reference is None else reference.describe(),
         "quantize": pipeline.cfg.get("quantize", "none"),
         "models": pipeline.models(),  # what each component actually computes in ("formats")
         "sample_rate": pipeline.sample_rate,
@@ -254,6 +262,12 @@ def format_report(report: dict[str, Any], run_dir: Path) -> str:
         lines.append(
             "mel deviation from fp32 (prenet dropout off): "
             + ", ".join(f"{k} {v:.3g}" for k, v in report["deviation_from_fp32"].items())
+        )
+    if report["reference"] is not None:
+        ref = report["reference"]
+        lines.append(
+            f"reference: {ref['name']} ({ref['voice']}, {ref['runtime']}, {ref['threads']} threads); "
+            f"speed_vs_reference = reference rtf / rtf, per iteration (above 1: ttsfw is faster)"
         )
     if report["unspeakable_rows"]:
         lines.append(

@@ -1,4 +1,5 @@
-"""``quantize=int8``: dynamic int8 linears for the Tacotron2 decoder (CPU, fbgemm/x86 kernels).
+"""``quantize=int8``: dynamic int8 linears for the Tacotron2 decoder (CPU, fbgemm/x86 kernels;
+the prenet's two small matrices stay fp32, faster there).
 
 Weights are quantized once, per output channel (symmetric int8); activations are quantized
 per call from their observed range and the product is dequantized to fp32 (dynamic

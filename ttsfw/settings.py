@@ -165,6 +165,7 @@ class BenchSettings:
     warmup: int = MISSING
     num_iters: int = MISSING
     stream: bool = MISSING
+    reference: str = MISSING
 
 
 @dataclass

@@ -27,7 +27,8 @@ METRIC_COLUMNS = (
     *("status", "device", "utterances", "audio_seconds", "compute_seconds", "rtf"),
     *("samples_per_second", "latency_mean", "latency_std", "latency_p50", "latency_p90"),
     *("latency_p95", "latency_p99", "latency_max", "acoustic_latency", "vocoder_latency"),
-    *("denoiser_latency", "decoder_ms_per_step", "mel_frames", "mel_max_abs_deviation"),
+    *("denoiser_latency", "decoder_ms_per_step", "mel_frames", "reference_rtf"),
+    *("speed_vs_reference", "mel_max_abs_deviation"),
     *("mel_mean_abs_deviation", "peak_memory_bytes", "error"),
 )
 #: the override that splits one input over several jobs
