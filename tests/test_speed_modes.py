@@ -16,7 +16,7 @@ from ttsfw.errors import ConfigError
 from ttsfw.components.tacotron2.factory import build_tacotron2
 from ttsfw.components.tacotron2.load import load_tacotron2
 from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
-from ttsfw.components.tacotron2.layers import PackedDecoder
+from ttsfw.components.tacotron2.packed import PackedDecoder
 from ttsfw.quantize import Int8Linear
 from ttsfw.precision import Precision
 from ttsfw.registry import BuildContext
