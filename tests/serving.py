@@ -114,7 +114,8 @@ def speak(base: str, text: str, fmt: str = "pcm", **fields) -> httpx.Response:
 
 class DecoderGate:
     """Counts Tacotron2 decoder steps; `hold(n)` makes the decoder stop and wait at its n-th
-    call of `steps` (0-based) until `release()`; `closed` is set when a call ends."""
+    call of `steps` (0-based) until `release()`; `closed` is set when a call ends. The server's
+    warm-up (`Pipeline.warm_up`) decodes uncounted."""
 
     def __init__(self, monkeypatch):
         self.steps = 0
@@ -124,9 +125,13 @@ class DecoderGate:
         self.released = threading.Event()
         self.waiting = threading.Event()  # the decoder is held
         self.closed = threading.Event()
-        original = Decoder.steps
+        original, warm_up = Decoder.steps, Pipeline.warm_up
+        warming = threading.Event()
 
         def steps(decoder, *args, **kwargs):
+            if warming.is_set():
+                yield from original(decoder, *args, **kwargs)
+                return
             call, self.calls = self.calls, self.calls + 1
             try:
                 for step in original(decoder, *args, **kwargs):
@@ -139,7 +144,15 @@ class DecoderGate:
             finally:
                 self.closed.set()
 
+        def uncounted_warm_up(pipeline, *args):
+            warming.set()
+            try:
+                warm_up(pipeline, *args)
+            finally:
+                warming.clear()
+
         monkeypatch.setattr(Decoder, "steps", steps)
+        monkeypatch.setattr(Pipeline, "warm_up", uncounted_warm_up)
 
     def steps_of(self, call: int) -> int:
         return self.per_call.get(call, 0)

@@ -168,6 +168,17 @@ def test_requests_of_different_seeds_share_a_batch(voice):
     assert rows == [2, 2]
 
 
+def test_the_batcher_warms_the_voice_up_in_its_own_thread_before_it_takes_requests(voice, monkeypatch):
+    """In the thread that will speak: torch work first run in another thread leaves it slower."""
+    from ttsfw.serve.batcher import Batcher
+
+    warmed: list[str] = []
+    monkeypatch.setattr(type(voice), "warm_up", lambda self: warmed.append(threading.current_thread().name))
+    batcher = Batcher(voice, max_batch=2, batch_window_ms=0, max_queue=2)
+    assert warmed == ["ttsfw-batcher"]  # done when the constructor returns
+    batcher.close()
+
+
 def test_a_seeded_request_repeats_its_audio_with_prenet_dropout_on(golden):
     voice = golden_voice(golden, "acoustic.prenet_dropout=true")
     with running(voice) as base:

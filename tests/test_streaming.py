@@ -13,6 +13,7 @@ import torch
 
 from ttsfw import Pipeline
 from ttsfw.components.tacotron2.layers import Decoder, Postnet
+from ttsfw.components.tacotron2.stream import FIRST_CHUNK
 from ttsfw.components.waveglow.load import load_waveglow
 from ttsfw.components.waveglow.model import WaveGlow, WaveGlowConfig
 from ttsfw.segment import split_sentences
@@ -89,7 +90,7 @@ def test_a_stream_equals_the_whole_synthesis(golden, hifigan):
     tts = golden_voice(golden, "seed=7", "max_chars=200")  # prenet dropout on: drawn as synthesis does
     whole = tts.synthesize([SENTENCE]).audio[0]
     chunks = list(tts.stream(SENTENCE))
-    assert len(chunks) >= 3 and [c.final for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert len(chunks) >= 2 and [c.final for c in chunks] == [False] * (len(chunks) - 1) + [True]
     np.testing.assert_allclose(np.concatenate([c.audio for c in chunks]), whole, atol=AUDIO_TOLERANCE, rtol=0)
     assert len(chunks[0].audio) < len(whole) / 2  # audio starts long before the end
 
@@ -152,9 +153,10 @@ def test_long_text_streams_sentence_by_sentence_as_synthesis_speaks_it(golden, h
     np.testing.assert_allclose(np.concatenate([c.audio for c in chunks]), whole, atol=AUDIO_TOLERANCE, rtol=0)
 
 
-def test_closing_the_stream_stops_the_decoder(golden, hifigan, monkeypatch):
-    tts = golden_voice(golden, "max_chars=200")
-    decoded = []
+@pytest.fixture
+def decoded(monkeypatch) -> list[int]:
+    """A list that grows by one at each Tacotron2 decoder step."""
+    decoded: list[int] = []
     steps = Decoder.steps
 
     def counted(self, *args, **kwargs):
@@ -163,6 +165,11 @@ def test_closing_the_stream_stops_the_decoder(golden, hifigan, monkeypatch):
             yield step
 
     monkeypatch.setattr(Decoder, "steps", counted)
+    return decoded
+
+
+def test_closing_the_stream_stops_the_decoder(golden, hifigan, decoded):
+    tts = golden_voice(golden, "max_chars=200")
     whole = len(list(tts.stream(SENTENCE)))
     total = len(decoded)
     decoded.clear()
@@ -170,6 +177,25 @@ def test_closing_the_stream_stops_the_decoder(golden, hifigan, monkeypatch):
     next(stream)
     stream.close()
     assert whole > 1 and 0 < len(decoded) < total
+
+
+def test_the_first_audio_comes_once_its_first_frames_context_is_decoded(golden, hifigan, decoded):
+    """The first mel chunk carries the vocoder's right context on top of FIRST_CHUNK frames, so
+    the first audio (FIRST_CHUNK frames of it) follows the first decoder step that completes
+    the postnet's and the vocoder's lookahead, not a later chunk."""
+    tts = golden_voice(golden, "max_chars=200")
+    first = next(tts.stream(SENTENCE))
+    right = tts.vocoder.context_frames[1]
+    assert len(decoded) == FIRST_CHUNK + right + tts.acoustic.postnet.context_frames
+    assert len(first.audio) == FIRST_CHUNK * tts.vocoder.hop_length
+
+
+def test_warm_up_speaks_once_and_keeps_nothing(golden, hifigan, decoded):
+    tts = golden_voice(golden)
+    assert tts.warm_up() is None and len(decoded) > 0
+    decoded.clear()
+    tts.warm_up("")  # nothing to speak: no error, nothing decoded
+    assert decoded == []
 
 
 def test_griffin_lim_chunks_stay_within_the_stated_bound(golden):

@@ -30,7 +30,6 @@ from .bench_reference import PiperReference, bench_reference
 from .bench_stream import measure_stream_iteration
 from .errors import ConfigError, SynthesisError
 from .pipeline import Pipeline, StageOutputs
-from .settings import job_settings
 from .sweep import format_number
 from .reporting import versions, write_json
 from .timing import StageTimer
@@ -140,7 +139,7 @@ def run_benchmark(
             f"mode=bench needs mode.num_iters >= 1, mode.warmup >= 0 and batch_size >= 1; "
             f"got {num_iters}, {warmup} and {batch_size}"
         )
-    options = replace(job_settings(pipeline.cfg), batch_size=batch_size, on_max_steps="warn")
+    options = replace(pipeline.settings, batch_size=batch_size, on_max_steps="warn")
     engine = Engine(pipeline, options, StageTimer(pipeline.device))
     timed: dict[str, list[float]] = {}
     problem = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Iterable, Iterator
 
 import torch
@@ -23,7 +24,7 @@ from .errors import ConfigError, InputError, SynthesisError
 from .plugins import get_registry
 from .precision import Precision
 from .registry import BuildContext
-from .settings import job_settings
+from .settings import JobSettings, job_settings
 from .stages import MaxDecoderStepsWarning
 from .streaming import RowAudio, StreamingVocoder
 from .timing import StageTimer
@@ -85,6 +86,12 @@ class Pipeline:
             module = module.to(self.device.device).eval()
         return module
 
+    @cached_property
+    def settings(self) -> JobSettings:
+        """The job's checked settings (`job_settings`), made once: ~10 ms of config merging
+        that a stream's first audio would otherwise wait for on every call."""
+        return job_settings(self.cfg)
+
     @property
     def sample_rate(self) -> int:
         return int(self.vocoder.sample_rate)
@@ -108,7 +115,7 @@ class Pipeline:
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         timer = StageTimer(self.device)
-        engine = Engine(self, job_settings(self.cfg), timer)
+        engine = Engine(self, self.settings, timer)
         utterances, skipped = [], {}
         for result in engine.whole_lines(list(texts), list(range(len(texts)))):
             if isinstance(result, Utterance):
@@ -121,19 +128,29 @@ class Pipeline:
 
     def stream(self, texts: str | list[str], on_error: str = "raise") -> Iterator[AudioChunk]:
         """Speak as `synthesize` does, yielding audio while it is decoded: each text's chunks
-        in order (``chunk.line`` = its index), the first after about 8 mel frames. Cuts at
-        max_decoder_steps are warned about, not retried. A text that cannot be spoken raises
-        SynthesisError (``on_error="raise"``, after its earlier chunks) or is skipped. Closing
-        the iterator stops the decoder."""
+        in order (``chunk.line`` = its index), the first once 8 mel frames and the vocoder's
+        context after them are decoded. Cuts at max_decoder_steps are warned about, not
+        retried. A text that cannot be spoken raises SynthesisError (``on_error="raise"``,
+        after its earlier chunks) or is skipped. Closing the iterator stops the decoder."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             raise InputError("no text to speak: the input is empty")
-        engine = Engine(self, job_settings(self.cfg), StageTimer(self.device))
+        engine = Engine(self, self.settings, StageTimer(self.device))
         for event in engine.stream_lines(texts, list(range(len(texts)))):
             if isinstance(event, Failed) and on_error == "raise":
                 raise SynthesisError(f"text {event.line + 1} cannot be spoken: {event.reason}")
             if isinstance(event, AudioChunk):
                 yield event
+
+    def warm_up(self, text: str = "Warm up.") -> None:
+        """Stream `text` once and drop its audio, so that a first call's one-time costs (kernel
+        choice, allocations: ~0.9 s for int8 Tacotron2 + HiFi-GAN V2 on a CPU) are paid before
+        anyone waits on them (``ttsfw serve`` does, in its worker thread, before it listens).
+        A text the voice cannot speak, or cuts at its step limit, is no error here."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MaxDecoderStepsWarning)
+            for _ in self.stream(text, on_error="skip"):
+                pass
 
     @torch.inference_mode()
     def stream_batch(
@@ -142,8 +159,10 @@ class Pipeline:
         """`run_batch` while the acoustic model decodes: each row's audio in order, rows
         interleaved, as soon as the vocoder's context of it is known (`streaming.py`)."""
         device = self.device.device
-        mels = self.acoustic.stream_mels(ids.to(device), lengths.to(device), generator=generator)
         vocoder = StreamingVocoder(self.vocoder, self.denoiser, len(ids), generator)
+        mels = self.acoustic.stream_mels(
+            ids.to(device), lengths.to(device), generator=generator, lookahead=vocoder.right
+        )
         try:
             while True:
                 with self.device.autocast(self.cfg.precision):

@@ -127,7 +127,7 @@ class LocalExecutor:
 
     def __init__(self, cfg: DictConfig, choices: dict[str, str], lines: list[str], paths: dict[int, Path]):
         self.pipeline = Pipeline(cfg, choices)
-        self.engine = Engine(self.pipeline, job_settings(cfg), StageTimer(self.pipeline.device))
+        self.engine = Engine(self.pipeline, self.pipeline.settings, StageTimer(self.pipeline.device))
         self.writer = LineWriter(self.pipeline, lines, paths, self.engine.pause)
         self.done = self.writer.done
 

@@ -119,11 +119,17 @@ class AcousticModel(nn.Module, ABC):
         return MelBatch(mel, mel_lengths, alignments)
 
     def stream_mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        generator: torch.Generator | None = None,
+        lookahead: int = 0,
     ) -> Iterator[MelChunk]:
         """`mels` as it is being made: final frames as soon as they are known, the same values
-        (and random draws) as `mels`. The default is one chunk at the end; an autoregressive
-        model overrides it. Closing the iterator stops the model."""
+        (and random draws) as `mels`. `lookahead`: the frames the consumer needs beyond those
+        it can finish (a streaming vocoder's right context), which the first chunk carries on
+        top of its own so that it already makes audio. The default is one chunk at the end; an
+        autoregressive model overrides it. Closing the iterator stops the model."""
         batch = self.mels(ids, lengths, generator)
         yield MelChunk(batch.mel, 0, batch.lengths, True, batch.hit_max_steps)
 

@@ -111,7 +111,7 @@ def table(levels: list[Level]) -> str:
             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for x in levels:
         rows.append(f"| {x.clients} | {x.requests} | {x.errors} | {x.throughput:.2f} | {x.latency_p50:.2f} s | "
-                    f"{x.latency_p99:.2f} s | {x.ttfa_p50:.2f} s | {x.ttfa_p99:.2f} s |")
+                    f"{x.latency_p99:.2f} s | {x.ttfa_p50:.3f} s | {x.ttfa_p99:.3f} s |")
     return "\n".join(rows)
 
 

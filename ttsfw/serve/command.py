@@ -69,7 +69,8 @@ def main(argv: list[str]) -> int:
 
 
 def build_app(cfg: DictConfig, choices: dict[str, str]) -> "FastAPI":
-    """The app for the composed config's voice (loaded here), named by its ``voice=`` choice."""
+    """The app for the composed config's voice (loaded here; the batcher warms it up), named by
+    its ``voice=`` choice."""
     from ..pipeline import Pipeline
     from .app import create_app
 

@@ -201,14 +201,16 @@ class OnnxTacotron2(Tacotron2Inference):
 
     @torch.inference_mode()
     def stream_mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None, lookahead: int = 0
     ) -> Iterator[MelChunk]:
         """`mels` while the decoder runs, chunked as the torch model chunks its stream."""
         memory, processed, pad_mask, restore = self.encode(ids, lengths, rows_alone=True)
         limits = step_limits(torch.from_numpy(pad_mask), self.config)
         generator = draws.pick(generator, restore.argsort().tolist())
         steps = self.steps(memory, processed, pad_mask, self.config.prenet_dropout, generator, limits)
-        chunks = postnet_chunks(steps, self.postnet, self.steps_to_frames, self.config, restore, limits)
+        chunks = postnet_chunks(
+            steps, self.postnet, self.steps_to_frames, self.config, restore, limits, lookahead
+        )
         for chunk in chunks:
             yield replace(chunk, mel=chunk.mel.to(ids.device), lengths=chunk.lengths.to(ids.device))
 

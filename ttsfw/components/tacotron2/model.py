@@ -238,11 +238,12 @@ class Tacotron2(Tacotron2Inference):
         return self.encoder(self.embedding(ids[:, : int(lengths[0])]).transpose(1, 2), lengths)
 
     def stream_mels(
-        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None
+        self, ids: torch.Tensor, lengths: torch.Tensor, generator: Generators = None, lookahead: int = 0
     ) -> Iterator[MelChunk]:
         """`mels` while the decoder runs: postnet frames as soon as their lookahead is decoded
-        (`stream.py`), the same values and prenet draws as `mels`."""
-        return stream_mels(self, ids, lengths, generator)
+        (`stream.py`), the same values and prenet draws as `mels`; the first chunk has
+        `lookahead` frames more (`AcousticModel.stream_mels`)."""
+        return stream_mels(self, ids, lengths, generator, lookahead)
 
     @torch.inference_mode()
     def deviation_from_fp32(self, ids: torch.Tensor, lengths: torch.Tensor) -> dict[str, float]:

@@ -21,16 +21,17 @@ from .budget import cut_rows, step_limits
 if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
 
-#: frames in the first chunk (time to first audio), then each chunk twice the last, up to the
-#: largest (fewer postnet and vocoder calls once audio is flowing)
+#: frames in the first chunk (time to first audio; plus the consumer's lookahead), then each
+#: chunk twice the last, up to the largest (fewer postnet and vocoder calls once audio flows)
 FIRST_CHUNK, LARGEST_CHUNK = 8, 64
 
 
 @torch.inference_mode()
 def stream_mels(
-    model: "Tacotron2", ids: torch.Tensor, lengths: torch.Tensor, generator: Generators
+    model: "Tacotron2", ids: torch.Tensor, lengths: torch.Tensor, generator: Generators, lookahead: int = 0
 ) -> Iterator[MelChunk]:
-    """ids (B, T_in), lengths (B,) -> MelChunks of postnet frames, rows in the caller's order."""
+    """ids (B, T_in), lengths (B,) -> MelChunks of postnet frames, rows in the caller's order;
+    the first has `lookahead` frames more than FIRST_CHUNK."""
     memory, pad_mask, restore = model.encode(ids, lengths, rows_alone=True)
     c, decoder = model.config, model.decoder
     limits = step_limits(pad_mask, c)
@@ -38,7 +39,7 @@ def stream_mels(
         memory.float(), pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
         draws.pick(generator, restore.argsort().tolist()), decoder.prenet.dropout, limits,
     )
-    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore, limits)
+    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore, limits, lookahead)
 
 
 @torch.inference_mode()
@@ -49,17 +50,19 @@ def postnet_chunks(
     config: "Tacotron2Config",
     restore: torch.Tensor,
     limits: torch.Tensor,
+    lookahead: int = 0,
 ) -> Iterator[MelChunk]:
     """A decoder's steps, as `Decoder.steps` yields them -> MelChunks of postnet frames, rows
     put back in the caller's order by `restore`. `postnet`: mel -> its residual, with
     ``context_frames``; `steps_to_frames`: (T_steps, B, n_mel * r) -> (B, n_mel, T_steps * r);
     `config` gives r, the step limit and early stopping, `limits` (B,) each sorted row's limit
-    in steps (budget.py). (The runtime=onnxruntime model streams through it too.)
+    in steps (budget.py), `lookahead` the consumer's (`AcousticModel.stream_mels`). (The
+    runtime=onnxruntime model streams through it too.)
 
     With early stopping, a row whose gate fires gets its last frames at once, in a chunk of its
     own, finished with the postnet's end padding where its decoding ended: what a batch of one
     would have made (the batch goes on decoding; its later frames are not the row's)."""
-    r, lookahead = config.n_frames_per_step, postnet.context_frames
+    r, context = config.n_frames_per_step, postnet.context_frames
     batch, device = restore.numel(), restore.device
     limits = limits.to(device)
     caller_row = restore.argsort().tolist()  # sorted row j is the caller's row caller_row[j]
@@ -67,12 +70,12 @@ def postnet_chunks(
     step_lengths = torch.zeros(batch, dtype=torch.int32, device=device)
     ended = torch.zeros(batch, dtype=torch.bool, device=device)  # rows whose last chunk went out
     frames = emitted = 0
-    target = FIRST_CHUNK
+    target = FIRST_CHUNK + lookahead
 
     def finished(rows: slice | list[int], ready: int) -> torch.Tensor:
         """Postnet frames [emitted, ready) of `rows`, from the frames decoded so far."""
-        start = max(0, emitted - lookahead)
-        window = decoded[rows, :, start : min(frames, ready + lookahead)]
+        start = max(0, emitted - context)
+        window = decoded[rows, :, start : min(frames, ready + context)]
         return (window + postnet(window))[:, :, emitted - start : ready - start]
 
     while True:
@@ -84,7 +87,7 @@ def postnet_chunks(
         decoded[:, :, frames : frames + r] = steps_to_frames(output[None, :, :-1])
         frames += r
         step_lengths += not_finished
-        ready = frames - lookahead
+        ready = frames - context
         if ready - emitted >= target:
             lengths = torch.where(not_finished == 0, step_lengths * r, -1)
             yield MelChunk(finished(slice(None), ready)[restore], emitted, lengths[restore], False)
