@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+import warnings
 
 import pytest
 import torch
@@ -59,6 +60,21 @@ def test_cpu_autocast_runs_matmuls_in_the_precision():
         assert (a @ a).dtype == torch.float32
     with cpu.autocast("bf16"):
         assert (a @ a).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_bf16_arithmetic_is_named_as_slow(toy, monkeypatch, native):
+    monkeypatch.setattr(devices, "cpu_has_native", lambda name: native or name == "fp32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Pipeline.from_overrides([*TOY, "precision=bf16"])
+        Pipeline.from_overrides([*TOY, "precision=fp32"])
+    slow = [str(w.message) for w in caught if issubclass(w.category, devices.SlowPrecisionWarning)]
+    if native:
+        assert slow == []
+    else:
+        assert len(slow) == 1 and slow[0].startswith("precision=bf16: this CPU (")
+        assert "slower than fp32, convolutions ~100x" in slow[0] and "Use precision=fp32 here" in slow[0]
 
 
 def test_generator_is_seeded_and_on_the_device():

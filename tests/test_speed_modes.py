@@ -16,9 +16,10 @@ from ttsfw.errors import ConfigError
 from ttsfw.components.tacotron2.factory import build_tacotron2
 from ttsfw.components.tacotron2.load import load_tacotron2
 from ttsfw.components.tacotron2.model import Tacotron2, Tacotron2Config
+from ttsfw.components.tacotron2 import packed as packed_module
 from ttsfw.components.tacotron2.packed import PackedDecoder
 from ttsfw.quantize import Int8Linear
-from ttsfw.precision import Precision
+from ttsfw.precision import Precision, dtype as precision_dtype
 from ttsfw.registry import BuildContext
 
 #: documented bounds (docs/performance.md) on the golden model, 60 fixed steps, mel_postnet
@@ -135,6 +136,18 @@ def test_weights_are_packed_once_and_repacked_after_loading(golden, cases):
     assert not torch.allclose(model.infer(ids, lengths)[0], first)
     model.decoder.weight_format = "int8"
     assert model.decoder.packed().decoder_gates is not packed.decoder_gates
+
+
+@pytest.mark.parametrize("weight_format", ["bf16", "fp16"])
+def test_half_precision_weights_without_onednn_support_take_plain_linear(monkeypatch, weight_format):
+    # oneDNN's packed bf16/fp16 layout needs AVX-512 (or AVX-NE-CONVERT/AMX): on an AVX2 CPU its
+    # reorder raised RuntimeError, so there the weights stay a plain half-precision tensor
+    monkeypatch.setattr(packed_module, "cpu_has_native", lambda name: False)
+    weight, bias, x = torch.randn(24, 16), torch.randn(24), torch.randn(3, 16)
+    linear = packed_module.pack_linear(weight, bias, weight_format)
+    half = precision_dtype(weight_format)
+    expected = torch.nn.functional.linear(x.to(half), weight.to(half), bias.to(half)).float()
+    assert linear(x).dtype == torch.float32 and torch.equal(linear(x), expected)
 
 
 def test_int8_keeps_the_prenet_fp32(golden):

@@ -18,6 +18,7 @@ import torch
 from omegaconf import DictConfig
 
 from .config import compose_config
+from .devices import SlowPrecisionWarning
 from .engine import Engine
 from .results import AudioChunk, Failed, SynthesisResult, Utterance
 from .errors import ConfigError, InputError, SynthesisError
@@ -59,6 +60,8 @@ class Pipeline:
         self.device = registry.build("device", cfg.device, BuildContext())
         self.device.prepare()
         self.device.check_precision(cfg.precision)
+        if (slow := self.device.slow_precision(cfg.precision)) is not None:
+            warnings.warn(slow, SlowPrecisionWarning, stacklevel=2)
         precision = Precision(str(cfg.precision), str(cfg.get("quantize", "none")))
         context = BuildContext(device=self.device, precision=precision)
         runtime = registry.build("runtime", cfg.runtime, context)  # torch, onnxruntime: who builds

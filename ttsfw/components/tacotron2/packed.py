@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ...draws import Generators
-from ...precision import dtype as precision_dtype
+from ...precision import cpu_has_native, dtype as precision_dtype
 from ...quantize import Int8Linear
 from .layers import DecoderState, prenet_dropout
 
@@ -35,15 +35,16 @@ def pack_linear(weight: torch.Tensor, bias: torch.Tensor | None, weight_format: 
     fp32 keeps W^T contiguous, (in, out): a batch-1 x @ W^T then streams the weights row by row,
     ~1.3x faster than ``F.linear``'s transposed GEMV on the CPU (docs/performance.md) and no
     slower elsewhere. bf16/fp16 store the weights (the bytes a step reads) in half precision,
-    in oneDNN's packed layout on the CPU; int8 is dynamic quantization (ttsfw.quantize)."""
+    in oneDNN's packed layout on a CPU that computes them natively (`cpu_has_native`); int8
+    is dynamic quantization (ttsfw.quantize)."""
     weight, bias = weight.detach(), None if bias is None else bias.detach()
     if weight_format == "int8":
         return Int8Linear(weight, bias)
     if weight_format in LOW_PRECISION:
         dtype = precision_dtype(weight_format)
         weight, bias = weight.to(dtype), None if bias is None else bias.to(dtype)
-        if weight.device.type == "cpu" and torch.backends.mkldnn.is_available():
-            # oneDNN's own weight layout for batch 1: ~1.7x faster than F.linear on bf16 here
+        if weight.device.type == "cpu" and cpu_has_native(weight_format):
+            # oneDNN's own weight layout for batch 1: ~1.7x faster than F.linear on bf16 (Xeon)
             packed = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
             return lambda x: torch.ops.mkldnn._linear_pointwise(
                 x.to(dtype), packed, bias, "none", [], ""
