@@ -275,11 +275,24 @@ def python_sigint():
     signal.signal(signal.SIGINT, previous)
 
 
+class SignalledWhenCollected:
+    """An object whose ``__del__`` gets a signal: Python drops the exception its handler raises
+    there ("Exception ignored in ..."), as it did for a SoundFile collected after a Ctrl-C."""
+
+    def __init__(self, signal_number: int):
+        self.signal_number = signal_number
+
+    def __del__(self):
+        signal.raise_signal(self.signal_number)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("in_a_finalizer", [False, True], ids=["plain", "in-a-finalizer"])
 @pytest.mark.parametrize(
     "signal_number, stop", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)]
 )
 def test_a_signal_after_the_first_file_keeps_files_and_metrics_in_step(
-    toy, tmp_path, signal_number, stop, python_sigint
+    toy, tmp_path, signal_number, stop, in_a_finalizer, python_sigint
 ):
     from ttsfw import plugins
     from ttsfw.hookspecs import hookimpl
@@ -287,7 +300,10 @@ def test_a_signal_after_the_first_file_keeps_files_and_metrics_in_step(
     class SignalAfterFirstFile:
         @hookimpl
         def ttsfw_after_write(self, utterance, path):
-            os.kill(os.getpid(), signal_number)
+            if in_a_finalizer:
+                SignalledWhenCollected(signal_number)  # collected at once
+            else:
+                os.kill(os.getpid(), signal_number)
 
     plugins.get_plugin_manager().register(SignalAfterFirstFile(), name="signal-after-first-file")
     with pytest.raises(stop):
@@ -324,3 +340,25 @@ def test_write_hooks_get_the_line_and_the_config(toy, tmp_path):
     loud = sf.read(plain / "0001.wav")[0]
     assert abs(sf.read(quiet / "0001.wav")[0] - loud * 0.5).max() < 2 / 32768
     assert seen == [(0, "Loud line.", "0001.wav")]
+
+
+def test_signals_held_while_a_file_is_recorded_reach_their_own_handlers_after_it(python_sigint):
+    from ttsfw.signals import signals_deferred
+
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda number, frame: seen.append(number))
+    try:
+        with signals_deferred():
+            signal.raise_signal(signal.SIGTERM)
+            assert seen == []
+        assert seen == [signal.SIGTERM]
+        with pytest.raises(KeyboardInterrupt):
+            with signals_deferred():
+                signal.raise_signal(signal.SIGINT)
+                recorded = True
+        assert recorded
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job: Ctrl-C stays ignored
+        with signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

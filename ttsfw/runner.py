@@ -20,7 +20,7 @@ from .pipeline import Pipeline
 from .plugins import get_plugin_manager, get_registry
 from .reporting import versions, voice_line, write_json
 from .settings import job_settings
-from .signals import interrupt_deferred, stopped_by_sigterm
+from .signals import signals_deferred, stopped_by_signals
 from .stdout_stream import stream_to_stdout
 from .timing import StageTimer
 
@@ -56,8 +56,9 @@ def synthesize_job(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> d
     start = time.perf_counter()
     progress = tqdm(total=len(todo), unit="line", disable=not _show_progress(cfg, len(todo)))
     try:
-        with stopped_by_sigterm():
+        with stopped_by_signals() as check_signals:
             for line, problem in executor.speak(todo):
+                check_signals()
                 if problem:
                     skipped[line] = problem
                     warnings.warn(f"line {line + 1} skipped: {problem}", stacklevel=2)
@@ -198,7 +199,7 @@ class LineWriter:
         path = self.paths[piece.line]
         try:
             if piece.number == 0:
-                with interrupt_deferred():  # a temp file is never open without its record
+                with signals_deferred():  # a temp file is never open without its record
                     self._streams[piece.line] = AudioStream(path, utterance.sample_rate, self.pipeline.cfg.format)
             elif len(self.pause):
                 self._streams[piece.line].write(self.pause)
@@ -213,7 +214,7 @@ class LineWriter:
                 save_plots(utterance.mel, utterance.alignment, path.with_name(path.stem + suffix))
             if piece.number < piece.count - 1:
                 return False
-            with interrupt_deferred():  # the file and its record in `done` go together
+            with signals_deferred():  # the file and its record in `done` go together
                 stream = self._streams.pop(piece.line)
                 stream.commit()
                 hit = piece.line in self._hits

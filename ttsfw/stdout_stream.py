@@ -24,7 +24,7 @@ from .pipeline import Pipeline
 from .reporting import versions, write_json
 from .results import Failed
 from .settings import job_settings
-from .signals import stopped_by_sigterm
+from .signals import stopped_by_signals
 from .timing import StageTimer
 
 
@@ -41,8 +41,9 @@ def stream_to_stdout(cfg: DictConfig, choices: dict[str, str], run_dir: Path) ->
     samples, skipped, first = 0, {}, None
     start = time.perf_counter()
     try:
-        with stopped_by_sigterm():
+        with stopped_by_signals() as check_signals:
             for event in engine.stream_lines(lines, todo):
+                check_signals()
                 if isinstance(event, Failed):
                     skipped[event.line + 1] = event.reason
                     warnings.warn(f"line {event.line + 1} skipped: {event.reason}", stacklevel=2)
