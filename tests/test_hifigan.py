@@ -70,6 +70,23 @@ def test_golden_audio_matches_the_reference(golden, case, block):
     assert (audio - expected).abs().max().item() <= 1e-4
 
 
+@pytest.mark.parametrize("case", ["resblock1", "resblock2"])
+def test_on_a_cpu_the_generator_runs_channels_last_with_the_plain_layouts_numbers(golden, case, monkeypatch):
+    """The CPU path (`ttsfw.channels_last`) against the same modules in torch's (B, C, T) layout."""
+    io = torch.load(golden / "hifigan" / case / "io.pt", map_location="cpu", weights_only=True)
+    model = build(checkpoint=str(golden / "hifigan" / case / "generator"))
+    layouts = []
+    model.resblocks[0].register_forward_hook(
+        lambda module, args, out: layouts.append(out.is_contiguous(memory_format=torch.channels_last))
+    )
+    with torch.inference_mode():
+        fast = model.infer(io["mel"])
+        monkeypatch.setattr("ttsfw_hifigan.generator.wants_channels_last", lambda x: False)
+        plain = model.infer(io["mel"])
+    assert layouts == [True, False] and fast.shape == plain.shape == (2, 12 * 256)
+    assert (fast - plain).abs().max().item() <= 1e-5
+
+
 def test_weight_norm_is_folded_into_plain_weights(golden):
     model = build(checkpoint=str(golden / "hifigan" / "resblock2" / "generator"))
     keys = list(model.state_dict())

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ttsfw import Vocoder
+from ttsfw.channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last, wants_channels_last
 from ttsfw.errors import ConfigError, TTSError
 
 LRELU_SLOPE = 0.1
@@ -26,16 +27,17 @@ def same_padding(kernel_size: int, dilation: int = 1) -> int:
 
 
 class ResBlock1(nn.Module):
-    """Per dilation d: x += conv2(lrelu(conv1_d(lrelu(x)))).  (B, C, T) -> (B, C, T)"""
+    """Per dilation d: x += conv2(lrelu(conv1_d(lrelu(x)))).  (B, C, T) -> (B, C, T), or
+    (B, C, 1, T) channels-last -> the same."""
 
     def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]):
         super().__init__()
         self.convs1 = nn.ModuleList(
-            nn.Conv1d(channels, channels, kernel_size, dilation=d, padding=same_padding(kernel_size, d))
+            Conv1d(channels, channels, kernel_size, dilation=d, padding=same_padding(kernel_size, d))
             for d in dilations
         )
         self.convs2 = nn.ModuleList(
-            nn.Conv1d(channels, channels, kernel_size, padding=same_padding(kernel_size))
+            Conv1d(channels, channels, kernel_size, padding=same_padding(kernel_size))
             for _ in dilations
         )
 
@@ -47,12 +49,13 @@ class ResBlock1(nn.Module):
 
 
 class ResBlock2(nn.Module):
-    """Per dilation d: x += conv_d(lrelu(x)) (the lighter block of V3).  (B, C, T) -> (B, C, T)"""
+    """Per dilation d: x += conv_d(lrelu(x)) (the lighter block of V3).  (B, C, T) -> (B, C, T),
+    or (B, C, 1, T) channels-last -> the same."""
 
     def __init__(self, channels: int, kernel_size: int, dilations: Sequence[int]):
         super().__init__()
         self.convs = nn.ModuleList(
-            nn.Conv1d(channels, channels, kernel_size, dilation=d, padding=same_padding(kernel_size, d))
+            Conv1d(channels, channels, kernel_size, dilation=d, padding=same_padding(kernel_size, d))
             for d in dilations
         )
 
@@ -75,7 +78,8 @@ class Generator(Vocoder):
 
     conv_pre, then per upsampling stage: lrelu, transposed conv (x rate, channels halved) and
     a multi-receptive-field fusion (MRF: the mean of one resblock per kernel size); then
-    lrelu (slope 0.01), conv_post and tanh.
+    lrelu (slope 0.01), conv_post and tanh. On a CPU the layers run on (B, C, 1, T)
+    channels-last tensors (`ttsfw.channels_last`: the same weights, 2-3x faster).
     """
 
     def __init__(
@@ -101,9 +105,9 @@ class Generator(Vocoder):
         self.num_kernels = len(resblock_kernel_sizes)
 
         channels = [upsample_initial_channel // 2**i for i in range(len(upsample_rates) + 1)]
-        self.conv_pre = nn.Conv1d(n_mel_channels, channels[0], 7, padding=3)
+        self.conv_pre = Conv1d(n_mel_channels, channels[0], 7, padding=3)
         self.ups = nn.ModuleList(
-            nn.ConvTranspose1d(channels[i], channels[i + 1], k, u, padding=(k - u) // 2)
+            ConvTranspose1d(channels[i], channels[i + 1], k, u, padding=(k - u) // 2)
             for i, (u, k) in enumerate(zip(upsample_rates, upsample_kernel_sizes))
         )
         self.resblocks = nn.ModuleList(
@@ -111,7 +115,7 @@ class Generator(Vocoder):
             for ch in channels[1:]
             for k, d in zip(resblock_kernel_sizes, resblock_dilation_sizes)
         )
-        self.conv_post = nn.Conv1d(channels[-1], 1, 7, padding=3)
+        self.conv_post = Conv1d(channels[-1], 1, 7, padding=3)
 
     @property
     def context_frames(self) -> tuple[int, int]:
@@ -132,13 +136,13 @@ class Generator(Vocoder):
         return math.ceil(back + post), math.ceil(ahead + post)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        x = self.conv_pre(mel)
+        x = self.conv_pre(to_channels_last(mel) if wants_channels_last(mel) else mel)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             mrf = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
             x = sum(block(x) for block in mrf) / self.num_kernels
         x = F.leaky_relu(x)  # the reference's default slope 0.01 here, not LRELU_SLOPE
-        return torch.tanh(self.conv_post(x))
+        return torch.tanh(from_channels_last(self.conv_post(x)))
 
     def remove_weight_norm(self) -> None:
         """Nothing to remove: the weights are folded when loaded. Kept so that code written
