@@ -72,7 +72,7 @@ def test_golden_audio_matches_the_reference(golden, case, block):
 
 @pytest.mark.parametrize("case", ["resblock1", "resblock2"])
 def test_on_a_cpu_the_generator_runs_channels_last_with_the_plain_layouts_numbers(golden, case, monkeypatch):
-    """The CPU path (`ttsfw.channels_last`) against the same modules in torch's (B, C, T) layout."""
+    """The CPU path (`channels_last.py`) against the same modules in torch's (B, C, T) layout."""
     io = torch.load(golden / "hifigan" / case / "io.pt", map_location="cpu", weights_only=True)
     model = build(checkpoint=str(golden / "hifigan" / case / "generator"))
     layouts = []

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ttsfw import Vocoder
-from ttsfw.channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last, wants_channels_last
+from .channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last, wants_channels_last
 from ttsfw.errors import ConfigError, TTSError
 
 LRELU_SLOPE = 0.1
@@ -79,7 +79,7 @@ class Generator(Vocoder):
     conv_pre, then per upsampling stage: lrelu, transposed conv (x rate, channels halved) and
     a multi-receptive-field fusion (MRF: the mean of one resblock per kernel size); then
     lrelu (slope 0.01), conv_post and tanh. On a CPU the layers run on (B, C, 1, T)
-    channels-last tensors (`ttsfw.channels_last`: the same weights, 2-3x faster).
+    channels-last tensors (`channels_last.py`: the same weights, 2-3x faster).
     """
 
     def __init__(

@@ -1,5 +1,6 @@
-"""1-D convolutions run channels-last (`ttsfw.channels_last`): the same numbers as torch's
-(B, C, T) convolutions, the same weights and keys, and the layout kept through a stack."""
+"""HiFi-GAN's 1-D convolutions run channels-last (`ttsfw_hifigan.channels_last`): the same
+numbers as torch's (B, C, T) convolutions, the same weights and keys, and the layout kept
+through a stack."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from ttsfw.channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last
+from test_hifigan import PLUGIN_SRC  # noqa: F401  (puts the plugin's source on sys.path)
+from ttsfw_hifigan.channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last  # noqa: E402
 
 
 @pytest.mark.parametrize(
