@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ttsfw import Vocoder
-from .channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last, wants_channels_last
 from ttsfw.errors import ConfigError, TTSError
+
+from .channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last, wants_channels_last
 
 LRELU_SLOPE = 0.1
 
