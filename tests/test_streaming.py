@@ -26,6 +26,7 @@ if str(PLUGIN_SRC) not in sys.path:
     sys.path.insert(0, str(PLUGIN_SRC))
 from ttsfw_hifigan.generator import Generator  # noqa: E402
 from test_hifigan import hifigan  # noqa: E402,F401 (fixture)
+from test_tacotron2 import tiny_model  # noqa: E402
 
 AUDIO_TOLERANCE = 1e-4  # ../shared/golden/README.md: audio
 SENTENCE = "The forms of printed letters should be beautiful, and that their arrangement on the page should be reasonable."
@@ -188,6 +189,17 @@ def test_the_first_audio_comes_once_its_first_frames_context_is_decoded(golden, 
     right = tts.vocoder.context_frames[1]
     assert len(decoded) == FIRST_CHUNK + right + tts.acoustic.postnet.context_frames
     assert len(first.audio) == FIRST_CHUNK * tts.vocoder.hop_length
+
+
+def test_chunks_grow_by_half_up_to_the_largest_and_the_last_holds_the_rest():
+    """8 frames first (no lookahead asked), each next chunk half again as long, capped at 256;
+    the decoder's last step closes the stream with what is left."""
+    model = tiny_model(max_decoder_steps=1000, early_stopping=False)
+    ids = torch.randint(1, 20, (1, 12))
+    chunks = list(model.stream_mels(ids, torch.tensor([12])))
+    assert [c.mel.shape[-1] for c in chunks] == [8, 12, 18, 27, 40, 60, 90, 135, 202, 256, 152]
+    assert [c.start for c in chunks][:3] == [0, 8, 20]
+    assert [c.done for c in chunks] == [False] * 10 + [True]
 
 
 def test_warm_up_speaks_once_and_keeps_nothing(golden, hifigan, decoded):

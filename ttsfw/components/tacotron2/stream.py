@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
 
 #: frames in the first chunk (time to first audio; plus the consumer's lookahead), then each
-#: chunk twice the last, up to the largest (fewer postnet and vocoder calls once audio flows)
-FIRST_CHUNK, LARGEST_CHUNK = 8, 64
+#: chunk half again as long as the last, up to the largest (fewer postnet and vocoder calls,
+#: and less context recomputed, once audio flows; docs/streaming.md has the measurements)
+FIRST_CHUNK, CHUNK_GROWTH, LARGEST_CHUNK = 8, 1.5, 256
 
 
 @torch.inference_mode()
@@ -91,7 +92,7 @@ def postnet_chunks(
         if ready - emitted >= target:
             lengths = torch.where(not_finished == 0, step_lengths * r, -1)
             yield MelChunk(finished(slice(None), ready)[restore], emitted, lengths[restore], False)
-            emitted, target = ready, min(2 * target, LARGEST_CHUNK)
+            emitted, target = ready, min(int(CHUNK_GROWTH * target), LARGEST_CHUNK)
         if config.early_stopping:
             for j in ((not_finished == 0) & ~ended).nonzero().flatten().tolist():
                 ended[j] = True
