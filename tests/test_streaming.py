@@ -188,18 +188,57 @@ def test_the_first_audio_comes_once_its_first_frames_context_is_decoded(golden, 
     first = next(tts.stream(SENTENCE))
     right = tts.vocoder.context_frames[1]
     assert len(decoded) == FIRST_CHUNK + right + tts.acoustic.postnet.context_frames
-    assert len(first.audio) == FIRST_CHUNK * tts.vocoder.hop_length
+    hop = tts.vocoder.hop_length  # HiFi-GAN's own stream gives the part of a frame it can, too
+    assert FIRST_CHUNK * hop <= len(first.audio) < (FIRST_CHUNK + 1) * hop
 
 
-def test_chunks_grow_by_half_up_to_the_largest_and_the_last_holds_the_rest():
-    """8 frames first (no lookahead asked), each next chunk half again as long, capped at 256;
-    the decoder's last step closes the stream with what is left."""
+@pytest.mark.parametrize("lookahead", [0, 13])
+def test_chunks_grow_by_half_up_to_the_largest_and_the_last_holds_the_rest(lookahead):
+    """8 frames first (plus the consumer's lookahead, which does not grow), each next chunk
+    half again as long, capped at 256; the decoder's last step closes the stream with the rest."""
     model = tiny_model(max_decoder_steps=1000, early_stopping=False)
     ids = torch.randint(1, 20, (1, 12))
-    chunks = list(model.stream_mels(ids, torch.tensor([12])))
-    assert [c.mel.shape[-1] for c in chunks] == [8, 12, 18, 27, 40, 60, 90, 135, 202, 256, 152]
-    assert [c.start for c in chunks][:3] == [0, 8, 20]
+    chunks = list(model.stream_mels(ids, torch.tensor([12]), lookahead=lookahead))
+    sizes = [8 + lookahead, 12, 18, 27, 40, 60, 90, 135, 202, 256]
+    assert [c.mel.shape[-1] for c in chunks] == sizes + [1000 - sum(sizes)]
+    assert [c.start for c in chunks][:3] == [0, 8 + lookahead, 20 + lookahead]
     assert [c.done for c in chunks] == [False] * 10 + [True]
+
+
+def test_a_vocoder_with_a_stream_of_its_own_streams_through_it_and_recomputes_nothing(
+    golden, hifigan, monkeypatch
+):
+    tts = golden_voice(golden, "max_chars=200")
+    whole = tts.synthesize([SENTENCE]).audio[0]
+
+    def no_windows(*args, **kwargs):
+        raise AssertionError("a window was vocoded: the stream should keep the vocoder's state")
+
+    monkeypatch.setattr(type(tts.vocoder), "infer", no_windows)
+    streamed = np.concatenate([c.audio for c in tts.stream(SENTENCE)])
+    np.testing.assert_allclose(streamed, whole, atol=AUDIO_TOLERANCE, rtol=0)
+
+
+def test_windows_wait_until_their_new_frames_outweigh_the_context_they_recompute(golden):
+    """Vocoders without a stream of their own (Griffin-Lim here) vocode a window only once it
+    has at least as many new frames as context frames, except the first and the last."""
+    tts = Pipeline.from_overrides([
+        f"acoustic.checkpoint={golden / 'tacotron2' / 'ckpt_dle.pt'}", "vocoder=griffinlim", "device.threads=1", "~voice",
+    ])
+    vocoder = StreamingVocoder(tts.vocoder, None, 1, None)
+    assert vocoder.kept is None
+    mel, hop, step = torch.randn(1, 80, 64) - 4, tts.vocoder.hop_length, 4
+    pieces = [
+        len(audio.audio)
+        for start in range(0, 64, step)
+        for audio in vocoder.push(MelChunk(
+            mel[:, :, start : start + step], start, torch.tensor([64 if start + step == 64 else -1]),
+            start + step == 64,
+        ))
+    ]
+    context = vocoder.left + vocoder.right
+    assert sum(pieces) == 64 * hop and len(pieces) >= 3
+    assert all(piece >= context * hop for piece in pieces[1:-1])
 
 
 def test_warm_up_speaks_once_and_keeps_nothing(golden, hifigan, decoded):

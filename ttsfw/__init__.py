@@ -23,6 +23,7 @@ _PUBLIC = {
     "Frontend": "ttsfw.stages",
     "AcousticModel": "ttsfw.stages",
     "Vocoder": "ttsfw.stages",
+    "VocoderStream": "ttsfw.stages",
     "Denoiser": "ttsfw.stages",
 }
 __all__ = [*_PUBLIC, "__version__"]

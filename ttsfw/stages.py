@@ -146,6 +146,28 @@ class AcousticModel(nn.Module, ABC):
         models). `generator` drives any sampling (None: global RNG)."""
 
 
+class VocoderStream(ABC):
+    """A vocoder run on a growing mel with its state kept between pushes (`Vocoder.stream`):
+    each push's audio is final, and the pushes plus `finish` equal one `infer` on the whole
+    mel (fp32 rounding aside). A vocoder with one recomputes no context, unlike the windows
+    of `context_frames`."""
+
+    @abstractmethod
+    def push(self, mel: torch.Tensor) -> torch.Tensor:
+        """The next frames, mel (B, n_mel, n) -> the audio (B, m) that became final: every
+        sample whose receptive field is now pushed (so the first push gives less than
+        n * hop_length, by the vocoder's lookahead)."""
+
+    @abstractmethod
+    def finish(self) -> torch.Tensor:
+        """The mel ended after the last push -> the rest of the audio (B, m), ended with the
+        vocoder's own padding."""
+
+    @abstractmethod
+    def select(self, rows: list[int]) -> "VocoderStream":
+        """A stream of only these rows, in this order, at the same point (this one is not changed)."""
+
+
 class Vocoder(nn.Module, ABC):
     """Mel spectrogram -> waveform. Sets ``n_mel_channels``, ``sample_rate`` (Hz) and
     ``hop_length`` (audio samples per mel frame)."""
@@ -162,6 +184,11 @@ class Vocoder(nn.Module, ABC):
     def formats(self) -> dict[str, str]:
         """What this vocoder computes in, by part (``context.precision`` decided it at build)."""
         return weight_formats(self)
+
+    def stream(self) -> VocoderStream | None:
+        """A stream that keeps its state between mel chunks, or None: streams vocode windows
+        with `context_frames` (deterministic vocoders only: no generator is passed)."""
+        return None
 
     @abstractmethod
     def infer(self, mel: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """Audio while the acoustic model is still decoding.
 
 `StreamingVocoder` takes one batch's mel chunks (`AcousticModel.stream_mels`) and vocodes the
-frames whose context is known: frames ``[a, b)`` are made from mel ``[a - left, b + right)``
+frames whose context is known. A vocoder with a stream of its own (`Vocoder.stream`: HiFi-GAN)
+is pushed each chunk and keeps its state, so nothing is made twice. Others are run on windows:
+frames ``[a, b)`` are made from mel ``[a - left, b + right)``
 (``left, right`` = the vocoder's ``context_frames`` plus the denoiser's) and cut back to
 ``[a, b)``. For a convolutional vocoder (HiFi-GAN, WaveGlow) whose context is its receptive
 field this equals vocoding the whole mel (fp32 rounding aside); at the ends of the mel the
@@ -21,7 +23,7 @@ import torch
 
 from . import draws
 from .draws import Generators
-from .stages import MelChunk
+from .stages import MelChunk, VocoderStream
 
 
 @dataclass
@@ -74,9 +76,10 @@ class NoiseField:
 
 class StreamingVocoder:
     """One batch's mel chunks -> each row's audio in order, as soon as its context is decoded.
-    A vocoder without ``context_frames`` is run once per row, when the row's mel is complete. A
-    row's last chunk (``MelChunk.row``) is vocoded on its own, ending where its mel ends, as a
-    batch of one would be."""
+    A vocoder with a stream of its own (`Vocoder.stream`; no denoiser) keeps its state between
+    chunks; others vocode windows with their ``context_frames``. A vocoder with neither is run
+    once per row, when the row's mel is complete. A row's last chunk (``MelChunk.row``) is
+    vocoded on its own, ending where its mel ends, as a batch of one would be."""
 
     def __init__(
         self,
@@ -92,8 +95,10 @@ class StreamingVocoder:
         self.left = 0 if self.whole else sum(context[0] for context in contexts)
         self.right = 0 if self.whole else sum(context[1] for context in contexts)
         self.noise = NoiseField(vocoder, batch, generator, noise) if hasattr(vocoder, "noise_shapes") else None
-        self.mel: torch.Tensor | None = None
-        self.emitted = 0
+        self.kept: VocoderStream | None = vocoder.stream() if denoiser is None else None
+        self.kept_rows = list(range(batch))  # the rows `kept` holds, in its order
+        self.mel: torch.Tensor | None = None  # what has come, for windows
+        self.emitted = 0  # audio samples given to every row still speaking
         self.finished = [False] * batch
 
     def push(self, chunk: MelChunk) -> Iterator[RowAudio]:
@@ -101,31 +106,51 @@ class StreamingVocoder:
         if chunk.row is not None:
             yield from self._finish_row(chunk)
             return
-        self.mel = chunk.mel if self.mel is None else torch.cat([self.mel, chunk.mel], 2)
-        decoded = self.mel.size(2)
-        ready = decoded if chunk.done else (0 if self.whole else decoded - self.right)
         speaking = [row for row, finished in enumerate(self.finished) if not finished]
-        if ready <= self.emitted and not chunk.done or not speaking:
+        if not speaking:
             return
-        hop = self.vocoder.hop_length
-        if ready > self.emitted:
-            start, end = max(0, self.emitted - self.left), min(decoded, ready + self.right)
-            audio = self._vocode(self.mel[speaking], start, end, speaking)
-            audio = audio[:, (self.emitted - start) * hop : (ready - start) * hop]
-        else:  # the last chunk brought no new frames: only the rows' ends are news
-            audio = torch.zeros(len(speaking), 0)
+        audio = self._advance(chunk, speaking)
+        if audio is None:
+            return
+        ready, hop = self.emitted + audio.size(1), self.vocoder.hop_length
         finite = torch.isfinite(chunk.mel).flatten(1).all(1).tolist()
         lengths = chunk.lengths.tolist()
         for k, row in enumerate(speaking):
-            length = lengths[row]
-            last = ready if length < 0 else min(ready, length)
-            self.finished[row] = length >= 0 and length <= ready or not finite[row]
-            piece = audio[k, : max(0, last - self.emitted) * hop] if finite[row] else audio[k, :0]
+            end = ready if lengths[row] < 0 else min(ready, lengths[row] * hop)
+            self.finished[row] = 0 <= lengths[row] * hop <= ready or not finite[row]
+            piece = audio[k, : max(0, end - self.emitted)] if finite[row] else audio[k, :0]
             yield RowAudio(
                 row, piece.numpy().astype(np.float32, copy=False), self.finished[row],
                 row in chunk.hit_max_steps, finite[row],
             )
         self.emitted = ready
+
+    def _advance(self, chunk: MelChunk, speaking: list[int]) -> torch.Tensor | None:
+        """The `speaking` rows' audio (len(speaking), n) from `emitted` to what became final;
+        None if nothing did and the decoder goes on."""
+        if self.kept is not None:
+            audio = self._kept(speaking).push(chunk.mel[speaking])
+            if chunk.done:
+                audio = torch.cat([audio, self.kept.finish()], 1)
+            return audio.float().cpu() if audio.size(1) or chunk.done else None
+        self.mel = chunk.mel if self.mel is None else torch.cat([self.mel, chunk.mel], 2)
+        decoded, hop = self.mel.size(2), self.vocoder.hop_length
+        ready = decoded if chunk.done else (0 if self.whole else decoded - self.right)
+        emitted = self.emitted // hop
+        if not chunk.done and emitted and ready - emitted < self.left + self.right:
+            return None  # a window's context would outweigh its new frames: wait for more
+        if ready <= emitted:  # at the end with no new frames, only the rows' ends are news
+            return torch.zeros(len(speaking), 0) if chunk.done else None
+        start, end = max(0, emitted - self.left), min(decoded, ready + self.right)
+        audio = self._vocode(self.mel[speaking], start, end, speaking)
+        return audio[:, (emitted - start) * hop : (ready - start) * hop]
+
+    def _kept(self, rows: list[int]) -> VocoderStream:
+        """The vocoder's stream holding just `rows` (finished rows are let go)."""
+        if rows != self.kept_rows:
+            self.kept = self.kept.select([self.kept_rows.index(row) for row in rows])
+            self.kept_rows = rows
+        return self.kept
 
     def _finish_row(self, chunk: MelChunk) -> Iterator[RowAudio]:
         """A row's last frames: its audio from where the batch's has reached to its end."""
@@ -133,13 +158,20 @@ class StreamingVocoder:
         if self.finished[row]:
             return
         self.finished[row] = True
-        mel = chunk.mel if self.mel is None else torch.cat([self.mel[row : row + 1], chunk.mel], 2)
         finite = bool(torch.isfinite(chunk.mel).all())
         audio = np.zeros(0, np.float32)
-        if finite and length > self.emitted:
-            start, hop = max(0, self.emitted - self.left), self.vocoder.hop_length
-            vocoded = self._vocode(mel, start, mel.size(2), [row])
-            audio = vocoded[0, (self.emitted - start) * hop : (length - start) * hop].numpy()
+        hop = self.vocoder.hop_length
+        if finite and length * hop > self.emitted:
+            if self.kept is not None:
+                alone = self.kept.select([self.kept_rows.index(row)])
+                vocoded = torch.cat([alone.push(chunk.mel), alone.finish()], 1).float().cpu()
+                audio = vocoded[0, : length * hop - self.emitted].numpy()
+            else:
+                mel = chunk.mel if self.mel is None else torch.cat([self.mel[row : row + 1], chunk.mel], 2)
+                emitted = self.emitted // hop
+                start = max(0, emitted - self.left)
+                vocoded = self._vocode(mel, start, mel.size(2), [row])
+                audio = vocoded[0, (emitted - start) * hop : (length - start) * hop].numpy()
         yield RowAudio(row, audio.astype(np.float32, copy=False), True, bool(chunk.hit_max_steps), finite)
 
     def _vocode(self, mel: torch.Tensor, start: int, end: int, rows: list[int]) -> torch.Tensor:

@@ -21,9 +21,10 @@ from .budget import cut_rows, step_limits
 if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
 
-#: frames in the first chunk (time to first audio; plus the consumer's lookahead), then each
-#: chunk half again as long as the last, up to the largest (fewer postnet and vocoder calls,
-#: and less context recomputed, once audio flows; docs/streaming.md has the measurements)
+#: frames in the first chunk (plus the consumer's lookahead, so that it already gives audio),
+#: then each chunk half again as long as the last, growing from FIRST_CHUNK (the lookahead does
+#: not grow), up to the largest: small early chunks keep ahead of playback, long later ones
+#: make fewer postnet and vocoder calls (docs/streaming.md has the measurements)
 FIRST_CHUNK, CHUNK_GROWTH, LARGEST_CHUNK = 8, 1.5, 256
 
 
@@ -71,7 +72,8 @@ def postnet_chunks(
     step_lengths = torch.zeros(batch, dtype=torch.int32, device=device)
     ended = torch.zeros(batch, dtype=torch.bool, device=device)  # rows whose last chunk went out
     frames = emitted = 0
-    target = FIRST_CHUNK + lookahead
+    size = FIRST_CHUNK
+    target = size + lookahead
 
     def finished(rows: slice | list[int], ready: int) -> torch.Tensor:
         """Postnet frames [emitted, ready) of `rows`, from the frames decoded so far."""
@@ -92,7 +94,8 @@ def postnet_chunks(
         if ready - emitted >= target:
             lengths = torch.where(not_finished == 0, step_lengths * r, -1)
             yield MelChunk(finished(slice(None), ready)[restore], emitted, lengths[restore], False)
-            emitted, target = ready, min(int(CHUNK_GROWTH * target), LARGEST_CHUNK)
+            emitted, size = ready, min(int(CHUNK_GROWTH * size), LARGEST_CHUNK)
+            target = size
         if config.early_stopping:
             for j in ((not_finished == 0) & ~ended).nonzero().flatten().tolist():
                 ended[j] = True

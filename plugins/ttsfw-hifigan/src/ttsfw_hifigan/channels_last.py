@@ -35,21 +35,27 @@ class Conv1d(nn.Conv1d):
     """`nn.Conv1d` that also takes (B, C, 1, T) input (`to_channels_last`) and gives (B, C', 1, T')."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:
-            return super().forward(x)
+        return self.run(x, self.padding[0])
+
+    def run(self, x: torch.Tensor, padding: int) -> torch.Tensor:
+        """The conv with `padding` zeros each side instead of its own (either layout)."""
         (stride,), (dilation,) = self.stride, self.dilation
-        return F.conv2d(
-            x, self.weight.unsqueeze(2), self.bias, (1, stride), (0, self.padding[0]), (1, dilation), self.groups
-        )
+        if x.dim() == 3:
+            return F.conv1d(x, self.weight, self.bias, stride, padding, dilation, self.groups)
+        return F.conv2d(x, self.weight.unsqueeze(2), self.bias, (1, stride), (0, padding), (1, dilation), self.groups)
 
 
 class ConvTranspose1d(nn.ConvTranspose1d):
     """`nn.ConvTranspose1d` that also takes (B, C, 1, T) input and gives (B, C', 1, T')."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x, self.padding[0])
+
+    def run(self, x: torch.Tensor, padding: int) -> torch.Tensor:
+        """The transposed conv cropping `padding` samples each side instead of its own."""
+        (stride,), (extra,), (dilation,) = self.stride, self.output_padding, self.dilation
         if x.dim() == 3:
-            return super().forward(x)
-        (stride,), (padding,), (extra,), (dilation,) = self.stride, self.padding, self.output_padding, self.dilation
+            return F.conv_transpose1d(x, self.weight, self.bias, stride, padding, extra, self.groups, dilation)
         return F.conv_transpose2d(
             x, self.weight.unsqueeze(2), self.bias, (1, stride), (0, padding), (0, extra), self.groups, (1, dilation)
         )

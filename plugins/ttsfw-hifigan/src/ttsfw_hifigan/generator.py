@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,9 @@ from ttsfw import Vocoder
 from ttsfw.errors import ConfigError, TTSError
 
 from .channels_last import Conv1d, ConvTranspose1d, from_channels_last, to_channels_last, wants_channels_last
+
+if TYPE_CHECKING:
+    from .stream import GeneratorStream
 
 LRELU_SLOPE = 0.1
 
@@ -144,6 +148,13 @@ class Generator(Vocoder):
             x = sum(block(x) for block in mrf) / self.num_kernels
         x = F.leaky_relu(x)  # the reference's default slope 0.01 here, not LRELU_SLOPE
         return torch.tanh(from_channels_last(self.conv_post(x)))
+
+    def stream(self) -> "GeneratorStream":
+        """A stream of this generator: mel pushed frames at a time -> its audio, every sample
+        made once (`stream.py`)."""
+        from .stream import GeneratorStream
+
+        return GeneratorStream(self)
 
     def remove_weight_norm(self) -> None:
         """Nothing to remove: the weights are folded when loaded. Kept so that code written
