@@ -62,9 +62,9 @@ class Layer(ABC):
         """The next input samples -> the outputs that became final."""
 
     @abstractmethod
-    def finish(self, like: torch.Tensor) -> torch.Tensor:
-        """The input has ended -> the last outputs, made with the layer's right padding; `like`
-        (B, C, [1,] 0) is an empty input (dtype, layout, rows)."""
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        """The last input samples (maybe none: (B, C, [1,] 0)), then the end -> the last
+        outputs, made with the layer's right padding."""
 
     def select(self, rows: list[int]) -> "Layer":
         chosen = copy.copy(self)
@@ -89,8 +89,8 @@ class Pointwise(Layer):
     def push(self, x: torch.Tensor) -> torch.Tensor:
         return self.fn(x)
 
-    def finish(self, like: torch.Tensor) -> torch.Tensor:
-        return like
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
 
 
 class Conv(Layer):
@@ -112,8 +112,8 @@ class Conv(Layer):
             return _zeros(x, 0, self.conv.out_channels)
         return self.conv.run(full, 0)
 
-    def finish(self, like: torch.Tensor) -> torch.Tensor:
-        return self.push(_zeros(like, self.pad))
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return self.push(_cat(x, _zeros(x, self.pad)))
 
 
 class ConvTranspose(Layer):
@@ -140,10 +140,12 @@ class ConvTranspose(Layer):
         self.seen += y.size(-1)
         return y[..., cropped:]
 
-    def finish(self, like: torch.Tensor) -> torch.Tensor:
-        """The outputs the last inputs still reach: (T - 1) * u + k - 2p in all for T inputs."""
-        rest = (self.inputs - 1) * self.u + self.k - 2 * self.p - max(0, self.seen - self.p)
-        return self.push(_zeros(self.kept, self.keep))[..., :rest]
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        """Up to the outputs the last inputs still reach: (T - 1) * u + k - 2p in all for T."""
+        inputs = self.inputs + x.size(-1)
+        made = max(0, self.seen - self.p)
+        tail = self.push(_cat(x, _zeros(x, self.keep)))
+        return tail[..., : (inputs - 1) * self.u + self.k - 2 * self.p - made]
 
 
 class Chain(Layer):
@@ -159,11 +161,9 @@ class Chain(Layer):
             x = layer.push(x)
         return x
 
-    def finish(self, like: torch.Tensor) -> torch.Tensor:
-        """Each layer's end, pushed through the layers after it."""
-        x = like
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
-            x = _cat(layer.push(x), layer.finish(x[..., :0]))
+            x = layer.finish(x)
         return x
 
 
@@ -179,8 +179,8 @@ class Residual(Layer):
     def push(self, x: torch.Tensor) -> torch.Tensor:
         return self._add(self.branch.push(x), x)
 
-    def finish(self, like: torch.Tensor) -> torch.Tensor:
-        return self._add(self.branch.finish(like), like)
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return self._add(self.branch.finish(x), x)
 
     def _add(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         self.waiting = _cat(self.waiting, x)
@@ -202,8 +202,8 @@ class Mean(Layer):
     def push(self, x: torch.Tensor) -> torch.Tensor:
         return self._mix([b.push(x) for b in self.branches])
 
-    def finish(self, like: torch.Tensor) -> torch.Tensor:
-        return self._mix([b.finish(like) for b in self.branches])
+    def finish(self, x: torch.Tensor) -> torch.Tensor:
+        return self._mix([b.finish(x) for b in self.branches])
 
     def _mix(self, outs: list[torch.Tensor]) -> torch.Tensor:
         self.waiting = [_cat(w, y) for w, y in zip(self.waiting, outs)]
