@@ -226,7 +226,7 @@ def test_windows_wait_until_their_new_frames_outweigh_the_context_they_recompute
         f"acoustic.checkpoint={golden / 'tacotron2' / 'ckpt_dle.pt'}", "vocoder=griffinlim", "device.threads=1", "~voice",
     ])
     vocoder = StreamingVocoder(tts.vocoder, None, 1, None)
-    assert vocoder.kept is None
+    assert vocoder.own_stream is None
     mel, hop, step = torch.randn(1, 80, 64) - 4, tts.vocoder.hop_length, 4
     pieces = [
         len(audio.audio)

@@ -95,8 +95,8 @@ class StreamingVocoder:
         self.left = 0 if self.whole else sum(context[0] for context in contexts)
         self.right = 0 if self.whole else sum(context[1] for context in contexts)
         self.noise = NoiseField(vocoder, batch, generator, noise) if hasattr(vocoder, "noise_shapes") else None
-        self.kept: VocoderStream | None = vocoder.stream() if denoiser is None else None
-        self.kept_rows = list(range(batch))  # the rows `kept` holds, in its order
+        self.own_stream: VocoderStream | None = vocoder.stream() if denoiser is None else None
+        self.own_rows = list(range(batch))  # the rows `own_stream` holds, in its order
         self.mel: torch.Tensor | None = None  # what has come, for windows
         self.emitted = 0  # audio samples given to every row still speaking
         self.finished = [False] * batch
@@ -128,10 +128,10 @@ class StreamingVocoder:
     def _advance(self, chunk: MelChunk, speaking: list[int]) -> torch.Tensor | None:
         """The `speaking` rows' audio (len(speaking), n) from `emitted` to what became final;
         None if nothing did and the decoder goes on."""
-        if self.kept is not None:
-            audio = self._kept(speaking).push(chunk.mel[speaking])
+        if self.own_stream is not None:
+            audio = self._stream_of(speaking).push(chunk.mel[speaking])
             if chunk.done:
-                audio = torch.cat([audio, self.kept.finish()], 1)
+                audio = torch.cat([audio, self.own_stream.finish()], 1)
             return audio.float().cpu() if audio.size(1) or chunk.done else None
         self.mel = chunk.mel if self.mel is None else torch.cat([self.mel, chunk.mel], 2)
         decoded, hop = self.mel.size(2), self.vocoder.hop_length
@@ -145,12 +145,12 @@ class StreamingVocoder:
         audio = self._vocode(self.mel[speaking], start, end, speaking)
         return audio[:, (emitted - start) * hop : (ready - start) * hop]
 
-    def _kept(self, rows: list[int]) -> VocoderStream:
+    def _stream_of(self, rows: list[int]) -> VocoderStream:
         """The vocoder's stream holding just `rows` (finished rows are let go)."""
-        if rows != self.kept_rows:
-            self.kept = self.kept.select([self.kept_rows.index(row) for row in rows])
-            self.kept_rows = rows
-        return self.kept
+        if rows != self.own_rows:
+            self.own_stream = self.own_stream.select([self.own_rows.index(row) for row in rows])
+            self.own_rows = rows
+        return self.own_stream
 
     def _finish_row(self, chunk: MelChunk) -> Iterator[RowAudio]:
         """A row's last frames: its audio from where the batch's has reached to its end."""
@@ -162,8 +162,8 @@ class StreamingVocoder:
         audio = np.zeros(0, np.float32)
         hop = self.vocoder.hop_length
         if finite and length * hop > self.emitted:
-            if self.kept is not None:
-                alone = self.kept.select([self.kept_rows.index(row)])
+            if self.own_stream is not None:
+                alone = self.own_stream.select([self.own_rows.index(row)])
                 vocoded = torch.cat([alone.push(chunk.mel), alone.finish()], 1).float().cpu()
                 audio = vocoded[0, : length * hop - self.emitted].numpy()
             else:
