@@ -26,6 +26,7 @@ if str(PLUGIN_SRC) not in sys.path:
     sys.path.insert(0, str(PLUGIN_SRC))
 from ttsfw_hifigan.generator import Generator  # noqa: E402
 from test_hifigan import hifigan  # noqa: E402,F401 (fixture)
+from test_hifigan_stream import LAYERS  # noqa: E402
 from test_tacotron2 import tiny_model  # noqa: E402
 
 AUDIO_TOLERANCE = 1e-4  # ../shared/golden/README.md: audio
@@ -65,13 +66,7 @@ def test_the_postnet_context_is_its_receptive_field():
 
 @pytest.mark.parametrize("variant", ["v1", "v3"])
 def test_the_hifigan_context_covers_its_receptive_field(variant):
-    layers = {
-        "v1": dict(resblock="1", upsample_rates=[8, 8, 2, 2], upsample_kernel_sizes=[16, 16, 4, 4],
-                   resblock_kernel_sizes=[3, 7, 11], resblock_dilation_sizes=[[1, 3, 5]] * 3),
-        "v3": dict(resblock="2", upsample_rates=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8],
-                   resblock_kernel_sizes=[3, 5, 7], resblock_dilation_sizes=[[1, 2], [2, 6], [3, 12]]),
-    }[variant]
-    generator = Generator(**layers, upsample_initial_channel=16).eval()
+    generator = Generator(**LAYERS[variant], upsample_initial_channel=16).eval()
     left, right = generator.context_frames
     # an output frame depends on `reach_back` frames before it and `reach_ahead` after it
     reach_ahead, reach_back = influence(generator, 80, 64, 256)
