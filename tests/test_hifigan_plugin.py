@@ -4,6 +4,7 @@ into a venv, then driven through ``python -m ttsfw``."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -60,6 +61,21 @@ def test_synthesis_end_to_end(venv, golden, tmp_path):
     assert metrics["status"] == "complete"
     config = (run_dir / ".hydra" / "config.yaml").read_text()
     assert "denoiser:\n  name: none" in config  # HiFi-GAN's default: no denoiser
+
+
+def test_output_dash_keeps_the_plugins_log_off_stdout(venv, golden, tmp_path):
+    """The plugin logs where the generator's config came from (INFO, Hydra's console handler):
+    with output=- that line goes to stderr, and stdout holds the samples alone."""
+    shutil.copytree(golden / "hifigan" / "resblock1", tmp_path / "model")
+    command = [
+        venv.python, "-m", "ttsfw", "say", "Hello", "frontend=toy", "acoustic=toy", "vocoder=hifigan",
+        f"vocoder.checkpoint={tmp_path / 'model' / 'generator'}", "output=-", f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    env = {**os.environ, "TTSFW_PLUGINS": "toy,hifigan"}
+    result = subprocess.run(command, capture_output=True, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    assert len(result.stdout) == 5 * 2 * 256 * 4  # float32 samples, and nothing else
+    assert "HiFi-GAN architecture from" in result.stderr.decode()
 
 
 def test_without_the_plugin_the_error_says_what_to_install(venv, tmp_path):

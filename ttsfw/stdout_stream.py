@@ -9,6 +9,7 @@ stdout; warnings and the summary go to stderr and metrics.json to the run direct
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -30,6 +31,7 @@ from .timing import StageTimer
 
 def stream_to_stdout(cfg: DictConfig, choices: dict[str, str], run_dir: Path) -> dict[str, Any]:
     """Speak every input line to stdout as raw float32 PCM (see the module doc)."""
+    log_to_stderr()
     options = job_settings(cfg)
     check_writable(run_dir)
     lines = read_texts(cfg.text, cfg.input, cfg.default_text)
@@ -65,6 +67,14 @@ def stream_to_stdout(cfg: DictConfig, choices: dict[str, str], run_dir: Path) ->
     print(f"ttsfw: {seconds:.1f} s of audio streamed to stdout ({pipeline.sample_rate} Hz float32 "
           f"mono){ttfa}", file=sys.stderr)
     return metrics
+
+
+def log_to_stderr() -> None:
+    """Point the root logger's console handlers at stderr: Hydra's job logging writes to stdout,
+    where a plugin's log line (``INFO``) would land among the samples."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
 
 
 def _write(out: BinaryIO, data: bytes) -> bool:
