@@ -50,6 +50,11 @@ def _zeros(x: torch.Tensor, samples: int, channels: int | None = None) -> torch.
     return x.new_zeros(shape)
 
 
+def _each(value, fn):
+    """fn(value), or [fn(v) for v in value] for a list."""
+    return [fn(v) for v in value] if isinstance(value, list) else fn(value)
+
+
 class Layer(ABC):
     """A stage of the stream: `push` (B, C, [1,] n) -> (B, C', [1,] m), the outputs now final;
     `finish` the rest; `select(rows)` a copy holding only those batch rows' state."""
@@ -69,14 +74,9 @@ class Layer(ABC):
     def select(self, rows: list[int]) -> "Layer":
         chosen = copy.copy(self)
         for name in self.held:
-            value = getattr(self, name)
-            rowed = [None if v is None else v[rows] for v in value] if isinstance(value, list) else (
-                None if value is None else value[rows]
-            )
-            setattr(chosen, name, rowed)
+            setattr(chosen, name, _each(getattr(self, name), lambda t: None if t is None else t[rows]))
         for name in self.inner:
-            value = getattr(self, name)
-            setattr(chosen, name, [v.select(rows) for v in value] if isinstance(value, list) else value.select(rows))
+            setattr(chosen, name, _each(getattr(self, name), lambda layer: layer.select(rows)))
         return chosen
 
 
