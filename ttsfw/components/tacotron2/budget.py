@@ -55,10 +55,11 @@ def still_going(
     not_finished: torch.Tensor,
     gate_logit: torch.Tensor,
     gate_threshold: float,
-    step: int,
+    step: int | torch.Tensor,
     limits: torch.Tensor | None,
 ) -> torch.Tensor:
-    """The rows (B,) int32 not stopped after 0-based `step`: those still going whose
+    """The rows (B,) int32 not stopped after 0-based `step` (an int, or a 0-d tensor on the
+    rows' device, as a CUDA graph reads it): those still going whose
     sigmoid(gate) <= `gate_threshold` and whose limit (B,) steps is not reached."""
     going = torch.sigmoid(gate_logit) <= gate_threshold
     if limits is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ...errors import ConfigError
 from ...quantize import check_quantize
 from ...registry import BuildContext
 from ...weights.option import from_checkpoint_option
@@ -20,6 +21,12 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
     options.pop("name", None)
     checkpoint = options.pop("checkpoint", None)
     init_seed = options.pop("init_seed", 0)
+    graph_steps = options.pop("cuda_graph_steps", 0)
+    if not isinstance(graph_steps, int) or graph_steps < 0:
+        raise ConfigError(
+            f"acoustic.cuda_graph_steps (decoder steps per CUDA graph; 0 = no graphs) must be a "
+            f"whole number >= 0, got {graph_steps!r}"
+        )
     device_type = context.device.device.type if context.device is not None else "cpu"
     quantize = check_quantize(context.precision.quantize, device_type)
     config = Tacotron2Config.from_mapping(options)
@@ -33,4 +40,5 @@ def build_tacotron2(cfg: Mapping[str, Any], context: BuildContext) -> Tacotron2:
     )
     # the decoder streams all its weights every step: int8 / bf16 storage makes it faster
     model.decoder.weight_format = "int8" if quantize == "int8" else context.precision.name
+    model.decoder.cuda_graph_steps = graph_steps
     return model

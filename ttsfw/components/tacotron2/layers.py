@@ -21,6 +21,7 @@ from ...draws import Generators
 from .budget import still_going
 
 if TYPE_CHECKING:
+    from .graphs import DecoderGraphs
     from .packed import PackedDecoder
 
 
@@ -239,6 +240,9 @@ class Decoder(nn.Module):
         self.weight_format = "fp32"
         self._packed: "PackedDecoder | None" = None
         self._packed_key: tuple = ()
+        #: decoder steps per CUDA graph on a CUDA device (graphs.py); 0: a kernel launch per op
+        self.cuda_graph_steps = 0
+        self._graphs: "DecoderGraphs | None" = None
 
     def initial_state(self, memory: torch.Tensor) -> DecoderState:
         """All-zero state for memory (B, T_in, E)."""
@@ -269,7 +273,7 @@ class Decoder(nn.Module):
 
     def __getstate__(self) -> dict:
         """Pickles (torch.save of the module, multiprocessing) leave the packed weights behind."""
-        return {**super().__getstate__(), "_packed": None, "_packed_key": ()}
+        return {**super().__getstate__(), "_packed": None, "_packed_key": (), "_graphs": None}
 
     def packed(self) -> "PackedDecoder":
         """The per-step weights packed for `weight_format`; repacked when a parameter changed
@@ -288,6 +292,20 @@ class Decoder(nn.Module):
 
             self._packed, self._packed_key = PackedDecoder(self, self.weight_format), key
         return self._packed
+
+    def uses_graphs(self, device: torch.device) -> bool:
+        """Whether the steps on `device` run through CUDA graphs (`cuda_graph_steps`, graphs.py)."""
+        return self.cuda_graph_steps > 0 and device.type == "cuda"
+
+    def graphs(self) -> "DecoderGraphs":
+        """The blocks of `cuda_graph_steps` steps for the packed weights (graphs.py): CUDA
+        graphs on a CUDA device, the same blocks run eagerly elsewhere."""
+        from .graphs import DecoderGraphs
+
+        graphs = self._graphs
+        if graphs is None or graphs.weights is not self.packed() or graphs.k != self.cuda_graph_steps:
+            graphs = self._graphs = DecoderGraphs(self, self.cuda_graph_steps)
+        return graphs
 
     def forward(
         self,
@@ -325,19 +343,45 @@ class Decoder(nn.Module):
         frames_gate = memory.new_empty(max_steps, batch, step_dim + 1)  # r frames and gate logit
         alignments = memory.new_empty(max_steps, batch, time)
         step_lengths = torch.zeros(batch, dtype=torch.int32, device=memory.device)
-        steps = self.steps(
+        blocks = self.step_blocks(
             memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
         )
-        for step, (output, alignment, not_finished) in enumerate(steps):
-            frames_gate[step], alignments[step] = output, alignment
-            step_lengths += not_finished
-        steps = step + 1
+        steps = 0
+        for outputs, block_alignments, not_finished in blocks:
+            count = outputs.size(0)
+            frames_gate[steps : steps + count] = outputs
+            alignments[steps : steps + count] = block_alignments
+            step_lengths += not_finished.sum(0, dtype=torch.int32)
+            steps += count
         return DecoderOutput(
             self.steps_to_frames(frames_gate[:steps, :, :step_dim]),
             frames_gate[:steps, :, step_dim].t(),
             alignments[:steps].transpose(0, 1),
             step_lengths * self.n_frames_per_step,
         )
+
+    def step_blocks(
+        self,
+        memory: torch.Tensor,
+        pad_mask: torch.Tensor,
+        max_steps: int,
+        gate_threshold: float,
+        early_stopping: bool = True,
+        generator: Generators = None,
+        dropout: bool = True,
+        limits: torch.Tensor | None = None,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """`steps` in blocks: (n, B, n_mel * r + 1), (n, B, T_in), (n, B) per block; blocks of
+        `cuda_graph_steps` where the steps run as CUDA graphs (`uses_graphs`), else of one."""
+        if self.uses_graphs(memory.device):
+            yield from self.graphs().step_blocks(
+                memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
+            )
+            return
+        for output, alignment, not_finished in self.steps(
+            memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
+        ):
+            yield output[None], alignment[None], not_finished[None]
 
     def steps(
         self,
@@ -354,7 +398,14 @@ class Decoder(nn.Module):
         per step, the step's r frames and gate logit (B, n_mel * r + 1), its attention weights
         (B, T_in) and which rows have not stopped yet, this step included (B,) int32; a row
         stops at its limit of `limits` (B,) steps too. Call it with autocast off, memory
-        float32, `dropout` resolved (as `forward` does)."""
+        float32, `dropout` resolved (as `forward` does). Where `uses_graphs`, the steps come
+        from CUDA graph blocks (graphs.py)."""
+        if self.uses_graphs(memory.device):
+            for block in self.graphs().step_blocks(
+                memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
+            ):
+                yield from zip(*block)
+            return
         weights = self.packed()
         step_dim = self.linear_projection.linear_layer.out_features
         not_finished = torch.ones(memory.size(0), dtype=torch.int32, device=memory.device)
