@@ -1,6 +1,6 @@
 """The decoder's steps replayed as CUDA graphs, k steps a graph.
 
-On a GPU a Tacotron2 step is ~25 small kernels, and launched one by one from Python the loop
+On a GPU a Tacotron2 step is ~40 small kernels (docs/benchmark.md), and launched one by one from Python the loop
 is bound by launch overhead, not by the GPU (the H100 ran training 19% busy; docs/voice.md).
 With ``acoustic.cuda_graph_steps=k`` the decoder captures k steps once per batch size and
 memory length (rounded up to MEMORY_BUCKET symbols; the extra columns are masked padding) into
@@ -137,7 +137,8 @@ def capture(block: StepBlock) -> Callable[[], None]:
     generators = block.generators
     for generator in [] if generators is None else generators if draws.per_row(generators) else [generators]:
         graph.register_generator_state(generator)
-    with torch.cuda.graph(graph):
+    # thread_local: a server's other threads may use CUDA while this one captures
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
         block.run()
     return graph.replay
 
