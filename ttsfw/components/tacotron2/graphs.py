@@ -157,17 +157,10 @@ class DecoderGraphs:
         self.blocks: OrderedDict[tuple, tuple[StepBlock, Callable[[], None]]] = OrderedDict()
 
     def step_blocks(
-        self,
-        memory: torch.Tensor,
-        pad_mask: torch.Tensor,
-        max_steps: int,
-        gate_threshold: float,
-        early_stopping: bool,
-        generator: Generators,
-        dropout: bool,
-        limits: torch.Tensor | None,
+        self, memory: torch.Tensor, pad_mask: torch.Tensor, max_steps: int, gate_threshold: float,
+        early_stopping: bool, generator: Generators, dropout: bool, limits: torch.Tensor | None,
     ) -> Iterator[Steps]:
-        """`Decoder.steps`' steps (same arguments) as blocks of up to k: outputs (n, B,
+        """`Decoder.step_blocks` (same arguments) in blocks of up to k: outputs (n, B,
         n_mel * r + 1), alignments (n, B, T_in), not finished (n, B) int32. The next block is
         queued before this one's stop gates are read, so the GPU does not wait for the caller;
         the caller's generators move on by every block run (up to 2k - 1 steps past the stop)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -371,41 +371,30 @@ class Decoder(nn.Module):
         dropout: bool = True,
         limits: torch.Tensor | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """`steps` in blocks: (n, B, n_mel * r + 1), (n, B, T_in), (n, B) per block; blocks of
-        `cuda_graph_steps` where the steps run as CUDA graphs (`uses_graphs`), else of one."""
+        """Inference a block of steps at a time (what `forward` collects; `steps` one by one):
+        per block of n steps, their r frames and gate logits (n, B, n_mel * r + 1), attention
+        weights (n, B, T_in) and which rows have not stopped yet, the step included (n, B)
+        int32; a row stops at its limit of `limits` (B,) steps too. Blocks of
+        `cuda_graph_steps` where the steps run as CUDA graphs (`uses_graphs`, graphs.py), else
+        of one step. Call it with autocast off, memory float32, `dropout` resolved (as
+        `forward` does)."""
+        options = (memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits)
         if self.uses_graphs(memory.device):
-            yield from self.graphs().step_blocks(
-                memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
-            )
+            yield from self.graphs().step_blocks(*options)
             return
-        for output, alignment, not_finished in self.steps(
-            memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
-        ):
+        for output, alignment, not_finished in self._step_loop(*options):
             yield output[None], alignment[None], not_finished[None]
 
-    def steps(
-        self,
-        memory: torch.Tensor,
-        pad_mask: torch.Tensor,
-        max_steps: int,
-        gate_threshold: float,
-        early_stopping: bool = True,
-        generator: Generators = None,
-        dropout: bool = True,
-        limits: torch.Tensor | None = None,
+    def steps(self, *args: Any, **kwargs: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """`step_blocks` (same arguments) one step at a time (a stream reads them as they come):
+        (B, n_mel * r + 1), (B, T_in), (B,) per step."""
+        for block in self.step_blocks(*args, **kwargs):
+            yield from zip(*block)
+
+    def _step_loop(
+        self, memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Inference one step at a time (what `forward` collects; a stream reads it as it goes):
-        per step, the step's r frames and gate logit (B, n_mel * r + 1), its attention weights
-        (B, T_in) and which rows have not stopped yet, this step included (B,) int32; a row
-        stops at its limit of `limits` (B,) steps too. Call it with autocast off, memory
-        float32, `dropout` resolved (as `forward` does). Where `uses_graphs`, the steps come
-        from CUDA graph blocks (graphs.py)."""
-        if self.uses_graphs(memory.device):
-            for block in self.graphs().step_blocks(
-                memory, pad_mask, max_steps, gate_threshold, early_stopping, generator, dropout, limits
-            ):
-                yield from zip(*block)
-            return
+        """`steps` eagerly, one step per iteration (the packed weights' step)."""
         weights = self.packed()
         step_dim = self.linear_projection.linear_layer.out_features
         not_finished = torch.ones(memory.size(0), dtype=torch.int32, device=memory.device)
