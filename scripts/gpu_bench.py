@@ -1,12 +1,15 @@
 """Issue 21's GPU check and benchmark in one run, sized for the device tool (~5 minutes on an
 H200; docs/benchmark.md "On a GPU" has the commands that carry what it needs there).
 
-    python scripts/gpu_bench.py --out DIR [--dle DLE_TACOTRON2_DIR] [--device cuda] [--quick]
+    python scripts/gpu_bench.py --out DIR [--golden GOLDEN_DIR] [--dle DLE_TACOTRON2_DIR] [--device cuda] [--quick]
 
 1. **Graphs decode as the step loop** on the device: a full-size random Tacotron2, fp32 (TF32
    off, as device=cuda sets), seeded prenet dropout, three rows of different lengths, whole and
    streamed, with ``acoustic.cuda_graph_steps`` 16 and 0: the largest |mel difference| must be
    <= 1e-4 (the golden audio tolerance), else the script stops there.
+   With ``--golden`` (../shared/golden): **fp32 meets the goldens on the device** as well
+   (scripts/device_goldens.py: Tacotron2 with graphs off and on, WaveGlow, the denoiser,
+   HiFi-GAN), else the script stops there too.
 2. **The lab sentence** (166 characters, 754 frames forced) through the project's benchmark
    (`ttsfw.bench.run_benchmark`, what ``mode=bench`` runs), a row per configuration:
    Tacotron2 + HiFi-GAN V1 or + WaveGlow-256, fp32/bf16/fp16, graphs off and on, batch 1, 8, 32.
@@ -34,6 +37,8 @@ from ttsfw import Pipeline
 from ttsfw.bench import bench_text, run_benchmark
 from ttsfw.components.waveglow.checkpoint import reference_layout
 
+from device_goldens import check_goldens  # scripts/, beside this file
+
 GRAPH_TOLERANCE = 1e-4
 LAB = ["acoustic.checkpoint=random", "acoustic.early_stopping=false", "acoustic.max_frames_per_symbol=null",
        "denoiser=none"]
@@ -57,6 +62,7 @@ QUICK_ROWS = [("WaveGlow-256", "fp32", 0, 1), ("WaveGlow-256", "fp32", 8, 2)]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--golden", type=Path, help="the golden fixtures (../shared/golden)")
     parser.add_argument("--dle", type=Path, help="DeepLearningExamples' PyTorch/SpeechSynthesis/Tacotron2")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="few steps and rows (a check of the script)")
@@ -72,6 +78,14 @@ def main() -> None:
     save(args.out, report)
     if report["graphs_vs_steps"]["max_abs_diff"] > GRAPH_TOLERANCE:
         sys.exit(f"the CUDA graphs' mels differ from the step loop's by more than {GRAPH_TOLERANCE}")
+    if args.golden:
+        report["goldens"] = check_goldens(args.golden, args.device)
+        save(args.out, report)
+        missed = [row["output"] for row in report["goldens"]["rows"] if not row["ok"]]
+        print(f"goldens on {report['goldens']['device']}: {len(report['goldens']['rows'])} outputs, missed: {missed}",
+              flush=True)
+        if missed:
+            sys.exit(f"fp32 on {args.device} misses the goldens: {', '.join(missed)}")
 
     report["rows"] = []
     for vocoder, precision, graph_steps, batch in QUICK_ROWS if args.quick else ROWS:
@@ -231,6 +245,11 @@ def table(report: dict) -> str:
     check = report["graphs_vs_steps"]
     lines += ["", f"graphs vs step loop: max |mel diff| {check['max_abs_diff']:.2e} over {check['frames']} frames, "
                   f"{check['chunks']} stream chunks"]
+    if "goldens" in report:
+        rows = report["goldens"]["rows"]
+        worst = max(rows, key=lambda row: row["max_abs_diff"] / max(row["tolerance"], 1e-12))
+        lines.append(f"goldens in fp32 on the device: {sum(row['ok'] for row in rows)} of {len(rows)} outputs met; "
+                     f"closest to its tolerance: {worst['output']} {worst['max_abs_diff']:.2e} (<= {worst['tolerance']:g})")
     return "\n".join(lines) + "\n"
 
 

@@ -5,8 +5,9 @@
 # then, with the device tool: run(command="bash scripts/gpu_run.sh", carry=[".whl", ".carry"]).
 # .whl/ gets the missing dependencies as wheels and the HiFi-GAN plugin built as one; .carry/dle
 # gets NVIDIA DeepLearningExamples' Tacotron2 + WaveGlow code from DLE_GIT_DIR (a git directory,
-# e.g. the search tool's fetch of github:NVIDIA/DeepLearningExamples), if given. Neither is
-# committed (.git/info/exclude).
+# e.g. the search tool's fetch of github:NVIDIA/DeepLearningExamples), if given, and .carry/golden
+# the golden fixtures from ../shared/golden, if there (6.4 MB). Neither is committed
+# (.git/info/exclude).
 set -euo pipefail
 for ignored in /.whl/ /.carry/; do
     grep -qxF "$ignored" .git/info/exclude 2>/dev/null || echo "$ignored" >> .git/info/exclude
@@ -23,4 +24,5 @@ if [ $# -ge 1 ]; then
         PyTorch/SpeechSynthesis/Tacotron2/tacotron2_common PyTorch/SpeechSynthesis/Tacotron2/waveglow |
         tar -x -C .carry/dle
 fi
+[ -d ../shared/golden ] && cp -r ../shared/golden .carry/golden
 du -sh .whl .carry

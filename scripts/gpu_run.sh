@@ -6,7 +6,8 @@
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-dle=()
-[ -d .carry/dle ] && dle=(--dle .carry/dle/PyTorch/SpeechSynthesis/Tacotron2)
+carried=()
+[ -d .carry/golden ] && carried+=(--golden .carry/golden)
+[ -d .carry/dle ] && carried+=(--dle .carry/dle/PyTorch/SpeechSynthesis/Tacotron2)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/log"
-python3 scripts/gpu_bench.py --out "$OUT" "${dle[@]}" 2>&1 | tee -a "$OUT/log"
+python3 scripts/gpu_bench.py --out "$OUT" "${carried[@]}" 2>&1 | tee -a "$OUT/log"

@@ -3,13 +3,16 @@ model), DistillMOS and DNSMOS, durations against the teacher's.
 
     python scripts/wer.py score DIR/test.txt [--mos]         # wavs of a filelist `path.wav|text`
     python scripts/wer.py synth OUT [OVERRIDES...]           # speak test sentences with ttsfw, then score
+    python scripts/wer.py --split val synth OUT [OVERRIDES...] # the val split: for choosing checkpoints
     python scripts/wer.py gate TEACHER_DIR OUT [OVERRIDES...] # ttsfw's WER <= teacher's + 0.15, or exit 1
     python scripts/wer.py compare T1/test.txt T2/test.txt NAME=OUT/test.txt... [--out DIR]
     python scripts/wer.py durations TEACHER/test.txt OUT/test.txt  # per-sentence duration ratios
     python scripts/wer.py frames DIR/train.txt               # frames per input symbol of a corpus
 
 The sentences are `--count` (default 50) lines of the LJ Speech test split
-(recipes/teacher/test.txt, never used in training) from line `--first` (default 1). The
+(recipes/teacher/test.txt, never used in training) from line `--first` (default 1); `--split
+val` speaks the val split instead (recipes/teacher/val.txt: choose checkpoints there, and
+score the test split once). The
 teacher's wavs come from `recipes/teacher/make_corpus.py --split test --order file
 --start FIRST --count N --seed S --out TEACHER_DIR`; `compare` takes two teacher samplings
 (two noise seeds) and reports their spread: how far the teacher differs from itself.
@@ -36,7 +39,7 @@ import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_SPLIT = REPO / "recipes" / "teacher" / "test.txt"
+SPLITS = {name: REPO / "recipes" / "teacher" / f"{name}.txt" for name in ("test", "val")}
 MARGIN = 0.15
 #: a sentence whose duration is off the teacher's by more than this factor either way
 DURATION_TOLERANCE = 1.5
@@ -248,12 +251,12 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def synthesize(out: Path, overrides: list[str], count: int, first: int = 1) -> Path:
-    """Speak `count` test sentences from line `first` (1-based) as users do, through
+def synthesize(out: Path, overrides: list[str], count: int, first: int = 1, split: str = "test") -> Path:
+    """Speak `count` sentences of `split` from line `first` (1-based) as users do, through
     `python -m ttsfw input=FILE` (the voice's sentence splitting included); write OUT/wavs,
-    OUT/test.txt and OUT/synth.json (the test lines cut at a step limit, or skipped), then
-    stop with an error if there are any."""
-    lines = TEST_SPLIT.read_text(encoding="utf-8").splitlines()[first - 1 : first - 1 + count]
+    OUT/<split>.txt and OUT/synth.json (the split's lines cut at a step limit, or skipped),
+    then stop with an error if there are any."""
+    lines = SPLITS[split].read_text(encoding="utf-8").splitlines()[first - 1 : first - 1 + count]
     items = [line.split("|", 1) for line in lines]
     out.mkdir(parents=True, exist_ok=True)
     (out / "sentences.txt").write_text("".join(text + "\n" for _, text in items), encoding="utf-8")
@@ -261,28 +264,29 @@ def synthesize(out: Path, overrides: list[str], count: int, first: int = 1) -> P
     command = [sys.executable, "-m", "ttsfw", f"input={out / 'sentences.txt'}", f"hydra.run.dir={run}"]
     subprocess.run([*command, "progress=false", *overrides], check=True)
     metrics = json.loads((run / "metrics.json").read_text())
-    test_line = first - 1  # + the input line (1-based) = the test split's line
-    cut = [test_line + n for n in metrics["hit_max_decoder_steps"]]
-    skipped = [test_line + n for n in metrics["skipped_lines"]]
+    split_line = first - 1  # + the input line (1-based) = the split's line
+    cut = [split_line + n for n in metrics["hit_max_decoder_steps"]]
+    skipped = [split_line + n for n in metrics["skipped_lines"]]
     (out / "wavs").mkdir(exist_ok=True)
     lines = []
     for (utt, text), name in zip(items, metrics["files"]):  # files are in line order
         (run / name).replace(out / "wavs" / f"{utt}.wav")
         lines.append(f"wavs/{utt}.wav|{text}")
-    (out / "test.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report = {"first": first, "count": len(items), "cut_test_lines": cut, "skipped_test_lines": skipped}
+    (out / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = {"split": split, "first": first, "count": len(items), "cut_lines": cut, "skipped_lines": skipped}
     (out / "synth.json").write_text(json.dumps(report) + "\n")
-    problems = [f"test line {n} was cut at a step limit (max_decoder_steps or the frame budget)" for n in cut]
-    problems += [f"test line {n} skipped" for n in skipped]
+    problems = [f"{split} line {n} was cut at a step limit (max_decoder_steps or the frame budget)" for n in cut]
+    problems += [f"{split} line {n} skipped" for n in skipped]
     if problems:
         raise SystemExit(f"error: truncated or missing audio: {', '.join(problems)}")
-    return out / "test.txt"
+    return out / f"{split}.txt"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50, help="test sentences (default 50)")
     parser.add_argument("--first", type=int, default=1, help="first test line (1-based, default 1)")
+    parser.add_argument("--split", choices=sorted(SPLITS), default="test", help="synth: which split (default test)")
     commands = parser.add_subparsers(dest="command", required=True)
     score_command = commands.add_parser("score")
     score_command.add_argument("filelist", type=Path)
@@ -308,7 +312,7 @@ def main() -> None:
     if args.command == "score":
         report = score(args.filelist, args.count, args.mos)
     elif args.command == "synth":
-        report = score(synthesize(args.out, args.overrides, args.count, args.first))
+        report = score(synthesize(args.out, args.overrides, args.count, args.first, args.split))
     elif args.command == "compare":
         systems = dict(item.split("=", 1) for item in args.systems)
         report = compare([args.teacher, args.teacher2], {k: Path(v) for k, v in systems.items()}, args.count)
