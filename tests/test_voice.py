@@ -115,6 +115,22 @@ def test_wer_references_are_spoken_words(wer_script):
     )
 
 
+def test_wer_speaks_the_val_split_for_choosing_and_the_test_split_for_scoring(wer_script, monkeypatch, capsys):
+    """`--split val` picks checkpoints on sentences that share none with the test split (nor
+    with the training split the teacher corpus is made of); no other split is spoken."""
+    def utterances(path):
+        return {line.split("|", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()}
+
+    val, test = utterances(wer_script.SPLITS["val"]), utterances(wer_script.SPLITS["test"])
+    train = utterances(wer_script.REPO / "recipes" / "teacher" / "train.txt")
+    assert sorted(wer_script.SPLITS) == ["test", "val"] and (len(val), len(test)) == (100, 500)
+    assert not val & test and not (val | test) & train
+    monkeypatch.setattr("sys.argv", ["wer.py", "--split", "train", "synth", "out"])
+    with pytest.raises(SystemExit):
+        wer_script.main()
+    assert "argument --split: invalid choice: 'train'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "ref, hyp, distance",
     [("a b c", "a b c", 0), ("a b c", "a c", 1), ("a b c", "a x c d", 2), ("a b", "", 2)],
