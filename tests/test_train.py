@@ -245,6 +245,7 @@ def test_cli_trains_and_the_checkpoint_is_an_acoustic_checkpoint(corpus, tmp_pat
             "threads=1",
             "batch_size=4",
             "max_steps=2",
+            "log_every=1",
             "progress=false",
         ],
         capture_output=True,
@@ -252,6 +253,10 @@ def test_cli_trains_and_the_checkpoint_is_an_acoustic_checkpoint(corpus, tmp_pat
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+    # without a progress bar, each log_every's losses are a line in the run's log
+    logged = [line.split("] - ", 1)[1] for line in (run_dir / "train.log").read_text().splitlines()]
+    assert [line.split(":")[0] for line in logged] == ["step 1", "step 2"]
+    assert all(f" {name} " in line for line in logged for name in ("mel", "postnet", "gate", "total"))
     model = load_tacotron2(run_dir / LAST, max_decoder_steps=5)
     mel, _, _ = model.infer(*EnglishFrontend().encode(["Hi."]))
     assert mel.shape[:2] == (1, 80)

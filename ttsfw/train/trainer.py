@@ -8,6 +8,7 @@ takes the same steps as one that was never interrupted.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from .losses import tacotron2_losses
 from .teacher_forcing import TrainingOutput, teacher_forced
 
 LAST = "checkpoint_last.pt"
+log = logging.getLogger(__name__)
 
 
 def inference_stages(cfg: DictConfig) -> DictConfig:
@@ -109,6 +111,8 @@ class Trainer:
             if self.step % cfg.log_every == 0:
                 self.history.append({"step": self.step, **running})
                 bar.set_postfix({k: f"{v:.3f}" for k, v in running.items() if k != "grad_norm"})
+                if not cfg.progress:  # no bar to show them: a line in run_dir/train.log and on stderr
+                    log.info("step %d: %s", self.step, " ".join(f"{k} {v:.4f}" for k, v in running.items()))
                 running = {}
             if self.val_set and self.step % cfg.val_every == 0:
                 self.validate()
