@@ -172,6 +172,18 @@ def test_the_mos_scorers_rate_speech_above_noise(wer_script):
     assert "torchaudio" not in sys.modules  # the stand-in is gone once distillmos is imported
 
 
+def test_the_pitch_tracker_finds_voiced_frames_in_a_harmonic_tone_and_none_in_noise(wer_script):
+    if importlib.util.find_spec("librosa") is None:
+        pytest.skip("needs pip install 'ttsfw[eval]'")
+    import numpy as np
+
+    t = np.arange(16000) / 16000
+    tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8)).astype(np.float32) * 0.3
+    noise = np.random.default_rng(0).uniform(-0.9, 0.9, 16000).astype(np.float32)
+    voiced = wer_script.VoicedFraction()
+    assert voiced(tone) > 0.8 and voiced(noise) < 0.1
+
+
 def test_the_config_leaves_sizes_to_the_checkpoint_and_metrics_show_the_built_model():
     """--cfg job must not claim NVIDIA's full-size defaults for a file that overrides them."""
     cfg, _ = compose_config([select("joe")])
