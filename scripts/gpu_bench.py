@@ -3,13 +3,13 @@ H200; docs/benchmark.md "On a GPU" has the commands that carry what it needs the
 
     python scripts/gpu_bench.py --out DIR [--golden GOLDEN_DIR] [--dle DLE_TACOTRON2_DIR] [--device cuda] [--quick]
 
-1. **Graphs decode as the step loop** on the device: a full-size random Tacotron2, fp32 (TF32
-   off, as device=cuda sets), seeded prenet dropout, three rows of different lengths, whole and
-   streamed, with ``acoustic.cuda_graph_steps`` 16 and 0: the largest |mel difference| must be
-   <= 1e-4 (the golden audio tolerance), else the script stops there.
-   With ``--golden`` (../shared/golden): **fp32 meets the goldens on the device** as well
+1. With ``--golden`` (../shared/golden): **fp32 meets the goldens on the device**
    (scripts/device_goldens.py: Tacotron2 with graphs off and on, WaveGlow, the denoiser,
-   HiFi-GAN), else the script stops there too.
+   HiFi-GAN; TF32 off, as device=cuda sets), else the script stops there, naming the outputs.
+   Then **graphs decode as the step loop** on the device: a full-size random Tacotron2, fp32,
+   seeded prenet dropout, three rows of different lengths, whole and streamed, with
+   ``acoustic.cuda_graph_steps`` 16 and 0: the largest |mel difference| must be <= 1e-4 (the
+   golden audio tolerance), else the script stops there too.
 2. **The lab sentence** (166 characters, 754 frames forced) through the project's benchmark
    (`ttsfw.bench.run_benchmark`, what ``mode=bench`` runs), a row per configuration:
    Tacotron2 + HiFi-GAN V1 or + WaveGlow-256, fp32/bf16/fp16, graphs off and on, batch 1, 8, 32.
@@ -72,12 +72,11 @@ def main() -> None:
     lab = [*LAB, f"device={args.device}", f"acoustic.max_decoder_steps={steps}"]
     report: dict = {"environment": environment(args.device), "decoder_steps": steps}
     print(json.dumps(report["environment"]), flush=True)
+    if args.device != "cuda":  # no capture off CUDA: run the same blocks eagerly (a check of the script)
+        from ttsfw.components.tacotron2.layers import Decoder
 
-    report["graphs_vs_steps"] = check_graphs(lab, args.device)
-    print("graphs vs step loop:", report["graphs_vs_steps"], flush=True)
-    save(args.out, report)
-    if report["graphs_vs_steps"]["max_abs_diff"] > GRAPH_TOLERANCE:
-        sys.exit(f"the CUDA graphs' mels differ from the step loop's by more than {GRAPH_TOLERANCE}")
+        Decoder.uses_graphs = lambda self, device: self.cuda_graph_steps > 0
+
     if args.golden:
         report["goldens"] = check_goldens(args.golden, args.device)
         save(args.out, report)
@@ -86,6 +85,11 @@ def main() -> None:
               flush=True)
         if missed:
             sys.exit(f"fp32 on {args.device} misses the goldens: {', '.join(missed)}")
+    report["graphs_vs_steps"] = check_graphs(lab)
+    print("graphs vs step loop:", report["graphs_vs_steps"], flush=True)
+    save(args.out, report)
+    if report["graphs_vs_steps"]["max_abs_diff"] > GRAPH_TOLERANCE:
+        sys.exit(f"the CUDA graphs' mels differ from the step loop's by more than {GRAPH_TOLERANCE}")
 
     report["rows"] = []
     for vocoder, precision, graph_steps, batch in QUICK_ROWS if args.quick else ROWS:
@@ -113,12 +117,8 @@ def environment(device: str) -> dict:
     return found
 
 
-def check_graphs(lab: list[str], device: str) -> dict:
+def check_graphs(lab: list[str]) -> dict:
     """Largest |mel difference| between graphs (16 steps) and the step loop, whole and streamed."""
-    if device != "cuda":  # no capture off CUDA: run the same blocks eagerly (a check of the script)
-        from ttsfw.components.tacotron2.layers import Decoder
-
-        Decoder.uses_graphs = lambda self, device: self.cuda_graph_steps > 0
     tts = Pipeline.from_overrides([*lab, "acoustic.max_decoder_steps=300", "acoustic.early_stopping=true",
                                    "acoustic.gate_threshold=1.0", "acoustic.max_frames_per_symbol=2.0",
                                    "vocoder=griffinlim", "precision=fp32"])
