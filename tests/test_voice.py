@@ -102,8 +102,10 @@ def test_the_shipped_voice_stops_on_the_unseen_sentence_it_babbled_on():
 
 @pytest.fixture(scope="module")
 def wer_script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "wer.py"
-    spec = importlib.util.spec_from_file_location("wer_script", path)
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    if str(scripts) not in sys.path:  # wer.py imports listeners.py beside it, as when run as a script
+        sys.path.insert(0, str(scripts))
+    spec = importlib.util.spec_from_file_location("wer_script", scripts / "wer.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
