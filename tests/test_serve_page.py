@@ -62,5 +62,8 @@ def test_the_page_speaks_the_text_and_plays_the_audio(browser, golden):
         """)
         download = browser.find_element(By.ID, "download")
         assert download.is_displayed() and download.get_attribute("href").startswith("blob:")
-    assert int(samples) == expected and status.startswith("done") and chunks > 2  # played as it came
+    # played as it came: the page schedules each read as it arrives, so a second read means the
+    # first was playing before the stream ended (how many reads the server's chunks arrive in is
+    # the network's choice: under load they coalesce, seen as 2 reads in CI)
+    assert int(samples) == expected and status.startswith("done") and chunks >= 2
     assert abs(duration - expected / 22050) < 1e-3
