@@ -6,7 +6,7 @@
 # .whl/ gets the missing dependencies as wheels and the HiFi-GAN plugin built as one; .carry/dle
 # gets NVIDIA DeepLearningExamples' Tacotron2 + WaveGlow code from DLE_GIT_DIR (a git directory,
 # e.g. the search tool's fetch of github:NVIDIA/DeepLearningExamples), if given, and .carry/golden
-# the golden fixtures from ../shared/golden, if there (6.4 MB). Neither is committed
+# the golden fixtures from ../shared/golden, if there (6.4 MB). None of it is committed
 # (.git/info/exclude).
 set -euo pipefail
 for ignored in /.whl/ /.carry/; do
