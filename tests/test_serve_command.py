@@ -77,8 +77,10 @@ def test_sigterm_finishes_the_stream_in_flight_and_refuses_new_requests():
                 refused = httpx.get(f"{base}/health").status_code
             except httpx.ConnectError:
                 refused = "connection refused"
+            except httpx.RemoteProtocolError:  # accepted just as uvicorn stopped listening: it closes
+                refused = "closed unanswered"  # idle connections without an answer (CI saw it once)
             received += sum(len(chunk) for chunk in chunks)  # the stream ends whole (else httpx raises)
-        assert refused in (503, "connection refused")
+        assert refused in (503, "connection refused", "closed unanswered")
         assert received == 2 * (2 * 40 * 256 + round(0.2 * 22050))  # two sentences of 40 frames, the pause
         out, _ = process.communicate(timeout=60)
         assert "Application shutdown complete" in out
