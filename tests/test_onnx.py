@@ -230,6 +230,21 @@ def test_runtime_cuts_at_the_frame_budget_as_torch_does(tmp_path):
         assert last.lengths.tolist() == [11, 8] and last.hit_max_steps == [0, 1]
 
 
+def test_runtime_sharpens_the_mel_as_torch_does(tmp_path):
+    """acoustic.fine_structure_gain on the exported postnet's output (tacotron2/sharpen.py)."""
+    deterministic = [*TINY, "acoustic.prenet_dropout=false"]
+    directory = export(tmp_path, *deterministic)
+    ids, lengths = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0]]), torch.tensor([5, 3])
+    mels = {}
+    for name, overrides in (("torch", []), ("onnx", ["runtime=onnxruntime", f"runtime.dir={directory}"])):
+        for gain in (1.0, 2.0):
+            model = Pipeline.from_overrides([*deterministic, f"acoustic.fine_structure_gain={gain}", *overrides]).acoustic
+            with pytest.warns(MaxDecoderStepsWarning):
+                mels[name, gain] = model.mels(ids, lengths).mel
+    assert (mels["onnx", 2.0] - mels["torch", 2.0]).abs().max() <= 1e-5
+    assert (mels["onnx", 2.0] - mels["onnx", 1.0]).abs().max() > 1e-2
+
+
 def test_export_and_runtime_on_the_command_line(tmp_path, capsys):
     export_command = plugins.get_registry().get("command", "export").load()  # python -m ttsfw export
     assert export_command([f"out={tmp_path / 'onnx'}", *TINY]) == 0

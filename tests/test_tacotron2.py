@@ -109,11 +109,12 @@ def test_load_takes_the_files_decoding_settings_unless_told_otherwise(golden, tm
     stored = dict(
         max_decoder_steps=60, gate_threshold=0.5, early_stopping=True, prenet_dropout=True,
         max_frames_per_symbol=None, frame_budget_base=0.0,  # DLE has no frame budget
+        fine_structure_gain=1.0,  # nor a postfilter
     )
     assert load_tacotron2(path).config.behaviour() == stored
     told = dict(
         max_decoder_steps=45, gate_threshold=0.7, early_stopping=False, prenet_dropout=False,
-        max_frames_per_symbol=3.5, frame_budget_base=20.0,
+        max_frames_per_symbol=3.5, frame_budget_base=20.0, fine_structure_gain=1.5,
     )
     assert load_tacotron2(path, **told).config.behaviour() == told
     assert load_tacotron2(path, gate_threshold=0.7).config.behaviour() == {**stored, "gate_threshold": 0.7}

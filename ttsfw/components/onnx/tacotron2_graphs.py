@@ -159,6 +159,7 @@ def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str,
         "early_stopping": c.early_stopping,
         "max_frames_per_symbol": c.max_frames_per_symbol,
         "frame_budget_base": c.frame_budget_base,
+        "fine_structure_gain": c.fine_structure_gain,
         "prenet_dropout": {
             "enabled": c.prenet_dropout,
             "inputs": list(PRENET_MASKS),

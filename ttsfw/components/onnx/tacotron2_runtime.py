@@ -22,15 +22,11 @@ from ...draws import Generators
 from ...stages import MaxDecoderStepsWarning, MelChunk
 from ..tacotron2.budget import cut_rows, step_limits, still_going
 from ..tacotron2.inference import Tacotron2Inference, Tacotron2Output, mel_deviation
-from ..tacotron2.model import Tacotron2Config, check_inputs
+from ..tacotron2.model import BEHAVIOUR, Tacotron2Config, check_inputs
+from ..tacotron2.sharpen import sharpen
 from ..tacotron2.stream import postnet_chunks
 from .tacotron2_graphs import PRENET_MASKS, STATE
 
-#: decoding options a run may change (the config's acoustic node, else the export's values)
-BEHAVIOUR = (
-    "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
-    "max_frames_per_symbol", "frame_budget_base",
-)
 #: a decoder step as `Decoder.steps` yields it: r frames and the gate logit (B, R + 1), the
 #: attention weights (B, T_in), the rows not stopped yet (B,) int32
 Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -190,7 +186,7 @@ class OnnxTacotron2(Tacotron2Inference):
             warnings.warn(warning, stacklevel=3)
         extra = ids.size(1) - pad_mask.shape[1]
         return Tacotron2Output(
-            mel_postnet=(mel + self.postnet(mel))[restore].to(ids.device),
+            mel_postnet=sharpen(mel + self.postnet(mel), c.fine_structure_gain)[restore].to(ids.device),
             mel_lengths=mel_lengths.to(ids.device),
             alignments=F.pad(alignments.transpose(0, 1), (0, extra))[restore].to(ids.device),
             mel=mel[restore].to(ids.device),

@@ -21,6 +21,7 @@ def load_tacotron2(
     prenet_dropout: bool | None = None,
     max_frames_per_symbol: float | None = None,
     frame_budget_base: float | None = None,
+    fine_structure_gain: float | None = None,
     n_symbols: int | None = None,
 ) -> Tacotron2:
     """Load a checkpoint file into an fp32 CPU model in eval mode.
@@ -46,6 +47,7 @@ def load_tacotron2(
         prenet_dropout=prenet_dropout,
         max_frames_per_symbol=max_frames_per_symbol,
         frame_budget_base=frame_budget_base,
+        fine_structure_gain=fine_structure_gain,
     )
     behaviour = Tacotron2Config.from_mapping(stored).behaviour()
     behaviour.update({k: v for k, v in told.items() if v is not None})

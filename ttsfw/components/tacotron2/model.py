@@ -28,13 +28,14 @@ from ...stages import MaxDecoderStepsWarning, MelChunk
 from .budget import cut_rows, step_limits
 from .inference import Tacotron2Inference, Tacotron2Output, mel_deviation
 from .layers import Decoder, Encoder, Postnet
+from .sharpen import sharpen
 from .stream import stream_mels
 
 #: options that change how the model decodes, not its weights (`load_tacotron2` takes them from
 #: the caller, else from the file as torch.hub does; the pipeline from the ttsfw config)
 BEHAVIOUR = (
     "max_decoder_steps", "gate_threshold", "early_stopping", "prenet_dropout",
-    "max_frames_per_symbol", "frame_budget_base",
+    "max_frames_per_symbol", "frame_budget_base", "fine_structure_gain",
 )
 #: DLE/NVIDIA constructor options that only matter in training: accepted and ignored
 TRAINING_ONLY = ("mask_padding", "p_attention_dropout", "p_decoder_dropout", "fp16_run")
@@ -68,6 +69,9 @@ class Tacotron2Config:
     #: frame_budget_base frames; None = off (DLE)
     max_frames_per_symbol: float | None = None
     frame_budget_base: float = 0.0
+    #: the postnet's output with its fine structure along frequency scaled by this (sharpen.py);
+    #: 1 = the model's own output (DLE)
+    fine_structure_gain: float = 1.0
 
     def __post_init__(self) -> None:
         if self.n_frames_per_step < 1:
@@ -93,6 +97,11 @@ class Tacotron2Config:
             raise ConfigError(
                 f"tacotron2: frame_budget_base (frames added to every budget) must be >= 0, "
                 f"got {self.frame_budget_base}"
+            )
+        if not self.fine_structure_gain >= 0:
+            raise ConfigError(
+                f"tacotron2: fine_structure_gain (how much the mel's fine structure along "
+                f"frequency is scaled; 1 = unchanged) must be >= 0, got {self.fine_structure_gain}"
             )
 
     @classmethod
@@ -191,7 +200,7 @@ class Tacotron2(Tacotron2Inference):
             memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
             draws.pick(generator, restore.argsort().tolist()), prenet_dropout, limits,
         )
-        mel_postnet = out.mel + self.postnet(out.mel)
+        mel_postnet = sharpen(out.mel + self.postnet(out.mel), c.fine_structure_gain)
         extra = ids.size(1) - width
         mel_lengths = out.mel_lengths[restore]
         r = c.n_frames_per_step

@@ -37,4 +37,5 @@ class Tacotron2Settings:
     prenet_dropout: bool = MISSING
     max_frames_per_symbol: Optional[float] = MISSING
     frame_budget_base: float = MISSING
+    fine_structure_gain: float = MISSING
     cuda_graph_steps: int = MISSING

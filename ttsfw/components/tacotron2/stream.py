@@ -17,6 +17,7 @@ from ... import draws
 from ...draws import Generators
 from ...stages import MelChunk
 from .budget import cut_rows, step_limits
+from .sharpen import sharpen
 
 if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
@@ -64,7 +65,7 @@ def postnet_chunks(
     With early stopping, a row whose gate fires gets its last frames at once, in a chunk of its
     own, finished with the postnet's end padding where its decoding ended: what a batch of one
     would have made (the batch goes on decoding; its later frames are not the row's)."""
-    r, context = config.n_frames_per_step, postnet.context_frames
+    r, context, gain = config.n_frames_per_step, postnet.context_frames, config.fine_structure_gain
     batch, device = restore.numel(), restore.device
     limits = limits.to(device)
     caller_row = restore.argsort().tolist()  # sorted row j is the caller's row caller_row[j]
@@ -79,7 +80,7 @@ def postnet_chunks(
         """Postnet frames [emitted, ready) of `rows`, from the frames decoded so far."""
         start = max(0, emitted - context)
         window = decoded[rows, :, start : min(frames, ready + context)]
-        return (window + postnet(window))[:, :, emitted - start : ready - start]
+        return sharpen(window + postnet(window), gain)[:, :, emitted - start : ready - start]
 
     while True:
         with torch.autocast(device.type, enabled=False):  # the decoder runs in float32, as in infer
