@@ -3,7 +3,7 @@ directory instead of torch weights; the frontend, the engine and the outputs are
 
 The manifest decides which components they are. Decoding behaviour comes from the config's
 stage nodes as with torch (acoustic.max_decoder_steps, gate_threshold, early_stopping,
-prenet_dropout; vocoder.sigma; denoiser.strength), and from the export's values where the
+prenet_dropout, the frame budget, fine_structure_gain; vocoder.sigma; denoiser.strength), and from the export's values where the
 node has no such key (say ``vocoder.sigma`` when the config's vocoder is Griffin-Lim).
 """
 
@@ -22,9 +22,10 @@ from ...errors import ConfigError
 from ...registry import BuildContext
 from ...runtime import Runtime
 from ...stages import Denoiser, Vocoder
+from ..tacotron2.model import BEHAVIOUR
 from .manifest import check_symbols, checked_file, read_manifest
 from .session import check_quantize, open_session, quantized_int8
-from .tacotron2_runtime import BEHAVIOUR, OnnxTacotron2
+from .tacotron2_runtime import OnnxTacotron2
 
 
 def build_onnxruntime(cfg: Any, context: BuildContext) -> "OnnxRuntime":

@@ -22,7 +22,7 @@ from ...draws import Generators
 from ...stages import MaxDecoderStepsWarning, MelChunk
 from ..tacotron2.budget import cut_rows, step_limits, still_going
 from ..tacotron2.inference import Tacotron2Inference, Tacotron2Output, mel_deviation
-from ..tacotron2.model import BEHAVIOUR, Tacotron2Config, check_inputs
+from ..tacotron2.model import Tacotron2Config, check_inputs
 from ..tacotron2.sharpen import sharpen
 from ..tacotron2.stream import postnet_chunks
 from .tacotron2_graphs import PRENET_MASKS, STATE
