@@ -3,8 +3,9 @@ directory instead of torch weights; the frontend, the engine and the outputs are
 
 The manifest decides which components they are. Decoding behaviour comes from the config's
 stage nodes as with torch (acoustic.max_decoder_steps, gate_threshold, early_stopping,
-prenet_dropout, the frame budget, fine_structure_gain; vocoder.sigma; denoiser.strength), and from the export's values where the
-node has no such key (say ``vocoder.sigma`` when the config's vocoder is Griffin-Lim).
+prenet_dropout, the frame budget, fine_structure_gain; vocoder.sigma; denoiser.strength), and
+from the export's values where the node has no such key (say ``vocoder.sigma`` when the
+config's vocoder is Griffin-Lim).
 """
 
 from __future__ import annotations
