@@ -30,11 +30,13 @@ def versions() -> dict[str, Any]:
 def voice_line(cfg: Any, choices: dict[str, str]) -> str:
     """The one line a synthesis job prints first, naming what speaks: the voice option and
     the stages it came to (a stage chosen on the command line shows as chosen), e.g.
-    ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe + hifigan_v1 hifigan_v1_universal``."""
+    ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x2) + hifigan_v1 hifigan_v1_universal``."""
 
     def stage(group: str) -> str:
         checkpoint = cfg[group].get("checkpoint")
-        return choices[group] + (f" {checkpoint}" if checkpoint else "")
+        gain = cfg[group].get("fine_structure_gain", 1.0)  # the acoustic model's postfilter
+        postfilter = f" (fine structure x{gain:g})" if gain not in (None, 1.0) else ""
+        return choices[group] + (f" {checkpoint}" if checkpoint else "") + postfilter
 
     stages = [stage("acoustic"), stage("vocoder")]
     if choices.get("denoiser", "none") != "none":
