@@ -30,7 +30,8 @@ def versions() -> dict[str, Any]:
 def voice_line(cfg: Any, choices: dict[str, str]) -> str:
     """The one line a synthesis job prints first, naming what speaks: the voice option and
     the stages it came to (a stage chosen on the command line shows as chosen), e.g.
-    ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x2) + hifigan_v1 hifigan_v1_universal``."""
+    ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x2) + hifigan_v1
+    hifigan_v1_universal`` (an acoustic postfilter, `fine_structure_gain` other than 1, in brackets)."""
 
     def stage(group: str) -> str:
         checkpoint = cfg[group].get("checkpoint")
