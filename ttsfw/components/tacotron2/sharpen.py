@@ -7,8 +7,8 @@ averaging blurs first. Per frame, the mel is split into its envelope (the mean o
 
     sharpened = envelope + fine_structure_gain * (mel - envelope)
 
-Gain 1 returns the mel itself (NVIDIA's output, untouched); voice=joe measured its gain on
-the val split (docs/voice.md). Each frame is filtered on its own, so a stream's frames are
+Gain 1 returns the mel itself (NVIDIA's output, untouched); voice=joe_hifigan uses 2, chosen
+on the val split (docs/voice.md). Each frame is filtered on its own, so a stream's frames are
 exactly the whole mel's.
 """
 
