@@ -355,3 +355,24 @@ def test_export_command_arguments():
         parse_args(["vocoder=waveglow"])
     with pytest.raises(ConfigError, match=r"opset must be in 14..20 \(default 17\), got 12"):
         parse_args(["out=x", "opset=12"])
+
+
+def test_runtime_runs_the_learned_postfilter_as_torch_does(tmp_path):
+    """acoustic.postfilter is exported as postfilter.onnx; the config must agree with the export."""
+    from test_postfilter import random_postfilter, save
+
+    path = save(random_postfilter(), tmp_path / "pf.pt")
+    deterministic = [*TINY, "acoustic.prenet_dropout=false", f"acoustic.postfilter={path}"]
+    directory = export(tmp_path / "onnx", *deterministic)
+    assert (directory / "postfilter.onnx").is_file()
+    ids, lengths = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0]]), torch.tensor([5, 3])
+    with pytest.warns(MaxDecoderStepsWarning):
+        torch_mel = Pipeline.from_overrides(deterministic).acoustic.mels(ids, lengths).mel
+    with pytest.warns(MaxDecoderStepsWarning):
+        onnx_mel = runtime(directory, *deterministic).acoustic.mels(ids, lengths).mel
+    assert (onnx_mel - torch_mel).abs().max() <= 1e-5
+    with pytest.raises(ConfigError, match="has a learned postfilter, but acoustic.postfilter=None"):
+        runtime(directory, *TINY)
+    plain = export(tmp_path / "plain", *TINY)
+    with pytest.raises(ConfigError, match="has no learned postfilter, but acoustic.postfilter="):
+        runtime(plain, *deterministic)

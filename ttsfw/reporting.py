@@ -31,13 +31,20 @@ def voice_line(cfg: Any, choices: dict[str, str]) -> str:
     """The one line a synthesis job prints first, naming what speaks: the voice option and
     the stages it came to (a stage chosen on the command line shows as chosen), e.g.
     ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x2) + hifigan_v1
-    hifigan_v1_universal`` (an acoustic postfilter, `fine_structure_gain` other than 1, in brackets)."""
+    hifigan_v1_universal`` (the acoustic model's postfilters in brackets: `fine_structure_gain`
+    other than 1, a learned `postfilter`)."""
 
     def stage(group: str) -> str:
         checkpoint = cfg[group].get("checkpoint")
-        gain = cfg[group].get("fine_structure_gain", 1.0)  # the acoustic model's postfilter
-        postfilter = f" (fine structure x{gain:g})" if gain not in (None, 1.0) else ""
-        return choices[group] + (f" {checkpoint}" if checkpoint else "") + postfilter
+        gain = cfg[group].get("fine_structure_gain", 1.0)
+        learned = cfg[group].get("postfilter")
+        postfilters = [f"fine structure x{gain:g}"] if gain not in (None, 1.0) else []
+        postfilters += [f"postfilter {learned}"] if learned else []
+        return (
+            choices[group]
+            + (f" {checkpoint}" if checkpoint else "")
+            + (f" ({', '.join(postfilters)})" if postfilters else "")
+        )
 
     stages = [stage("acoustic"), stage("vocoder")]
     if choices.get("denoiser", "none") != "none":

@@ -5,7 +5,8 @@ The manifest decides which components they are. Decoding behaviour comes from th
 stage nodes as with torch (acoustic.max_decoder_steps, gate_threshold, early_stopping,
 prenet_dropout, the frame budget, fine_structure_gain; vocoder.sigma; denoiser.strength), and
 from the export's values where the node has no such key (say ``vocoder.sigma`` when the
-config's vocoder is Griffin-Lim).
+config's vocoder is Griffin-Lim). A learned acoustic.postfilter is one of the export's graphs:
+the config must name one exactly where the export has it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class OnnxRuntime(Runtime):
             check_symbols(self.manifest, context.frontend.symbols)
         quantize = check_quantize(self.quantize or context.precision.quantize, _device_type(context))
         graphs = entry["graphs"]
+        check_postfilter(node, "postfilter" in graphs, self.directory)
         sessions = {name: self._session(graph, context) for name, graph in graphs.items()}
         reference = None
         if quantize == "int8":  # the decoder step only: int8 made the other graphs slower
@@ -89,6 +91,19 @@ class OnnxRuntime(Runtime):
         if strength < 0:
             raise ConfigError(f"denoiser.strength must be >= 0 (got {strength}); 0.01 is a good default")
         return OnnxDenoiser(self._session(entry["graph"], context), strength, entry["context_frames"])
+
+
+def check_postfilter(node: Any, exported: bool, directory: Path) -> None:
+    """The config's acoustic.postfilter agrees with the export's graphs, or a ConfigError: the
+    learned postfilter is a graph of the export, not an option at run time."""
+    wanted = node.get("postfilter") if node is not None else None
+    if bool(wanted) != exported:
+        has = "a learned postfilter" if exported else "no learned postfilter"
+        raise ConfigError(
+            f"the export in {directory} has {has}, but acoustic.postfilter={wanted}: export "
+            f"again with the postfilter wanted, or set acoustic.postfilter "
+            f"{'to it' if exported else '= null'}"
+        )
 
 
 def _device_type(context: BuildContext) -> str:

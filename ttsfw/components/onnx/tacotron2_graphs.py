@@ -117,7 +117,7 @@ def step_example(model: Tacotron2, batch: int = 2, time: int = 7) -> dict[str, t
 
 
 def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str, Any]:
-    """Write the three graphs of `model` (fp32) into `directory`; return their manifest entries
+    """Write the three graphs of `model` (fp32), and its learned postfilter's if it has one, into `directory`; return their manifest entries
     (file, inputs and outputs with shapes and dynamic axes) and the model's decoding facts."""
     model = model.float().eval()
     c = model.config
@@ -143,6 +143,11 @@ def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str,
             opset, {"mel": frames, "residual": frames}, outputs=("residual",), inputs=("mel",),
         ),
     }
+    if model.postfilter is not None:  # the learned postfilter: mel -> refined mel
+        graphs["postfilter"] = export_graph(
+            model.postfilter, (torch.zeros(2, c.n_mel_channels, 9),), directory / "postfilter.onnx",
+            opset, {"mel": frames, "refined": frames}, outputs=("refined",), inputs=("mel",),
+        )
     return {
         "name": "tacotron2",
         "runs_in": "onnxruntime",

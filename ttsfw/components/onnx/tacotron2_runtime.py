@@ -23,7 +23,7 @@ from ...stages import MaxDecoderStepsWarning, MelChunk
 from ..tacotron2.budget import cut_rows, step_limits, still_going
 from ..tacotron2.inference import Tacotron2Inference, Tacotron2Output, mel_deviation
 from ..tacotron2.model import Tacotron2Config, check_inputs
-from ..tacotron2.sharpen import sharpen
+from ..tacotron2.postfilter import refine
 from ..tacotron2.stream import postnet_chunks
 from .tacotron2_graphs import PRENET_MASKS, STATE
 
@@ -32,11 +32,12 @@ from .tacotron2_graphs import PRENET_MASKS, STATE
 Step = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-class OnnxPostnet:
-    """postnet.onnx as the torch Postnet is called: mel (B, n_mel, T) -> its residual, so that
-    mel_postnet = mel + residual; `context_frames` on each side an output frame depends on."""
+class OnnxMelGraph:
+    """A graph of one mel input as its torch module is called: postnet.onnx, mel (B, n_mel, T)
+    -> its residual (mel_postnet = mel + residual), with `context_frames` on each side an output
+    frame depends on; postfilter.onnx, mel -> the refined mel (frame-local)."""
 
-    def __init__(self, session: Any, context_frames: int):
+    def __init__(self, session: Any, context_frames: int = 0):
         self.session, self.context_frames = session, context_frames
 
     def __call__(self, mel: torch.Tensor) -> torch.Tensor:
@@ -62,7 +63,8 @@ class OnnxTacotron2(Tacotron2Inference):
         super().__init__()
         self.config = replace(Tacotron2Config(**entry["architecture"]), **behaviour)
         self.sessions, self.step_format, self.reference_step = sessions, step_format, reference_step
-        self.postnet = OnnxPostnet(sessions["postnet"], int(entry["postnet_context_frames"]))
+        self.postnet = OnnxMelGraph(sessions["postnet"], int(entry["postnet_context_frames"]))
+        self.postfilter = OnnxMelGraph(sessions["postfilter"]) if "postfilter" in sessions else None
         self.n_mel_channels = self.config.n_mel_channels
         self.sample_rate, self.hop_length = int(entry["sample_rate"]), int(entry["hop_length"])
         self.state_sizes = {
@@ -186,7 +188,7 @@ class OnnxTacotron2(Tacotron2Inference):
             warnings.warn(warning, stacklevel=3)
         extra = ids.size(1) - pad_mask.shape[1]
         return Tacotron2Output(
-            mel_postnet=sharpen(mel + self.postnet(mel), c.fine_structure_gain)[restore].to(ids.device),
+            mel_postnet=refine(mel + self.postnet(mel), c.fine_structure_gain, self.postfilter)[restore].to(ids.device),
             mel_lengths=mel_lengths.to(ids.device),
             alignments=F.pad(alignments.transpose(0, 1), (0, extra))[restore].to(ids.device),
             mel=mel[restore].to(ids.device),
@@ -205,7 +207,8 @@ class OnnxTacotron2(Tacotron2Inference):
         generator = draws.pick(generator, restore.argsort().tolist())
         steps = self.steps(memory, processed, pad_mask, self.config.prenet_dropout, generator, limits)
         chunks = postnet_chunks(
-            steps, self.postnet, self.steps_to_frames, self.config, restore, limits, lookahead
+            steps, self.postnet, self.steps_to_frames, self.config, restore, limits, lookahead,
+            self.postfilter,
         )
         for chunk in chunks:
             yield replace(chunk, mel=chunk.mel.to(ids.device), lengths=chunk.lengths.to(ids.device))

@@ -28,7 +28,7 @@ from ...stages import MaxDecoderStepsWarning, MelChunk
 from .budget import cut_rows, step_limits
 from .inference import Tacotron2Inference, Tacotron2Output, mel_deviation
 from .layers import Decoder, Encoder, Postnet
-from .sharpen import sharpen
+from .postfilter import MelPostfilter, refine
 from .stream import stream_mels
 
 #: options that change how the model decodes, not its weights (`load_tacotron2` takes them from
@@ -173,6 +173,8 @@ class Tacotron2(Tacotron2Inference):
             c.postnet_kernel_size,
             c.postnet_n_convolutions,
         )
+        #: a learned postfilter after the postnet (postfilter.py; `acoustic.postfilter`), or None
+        self.postfilter: MelPostfilter | None = None
         #: caller indices of the items the last `infer` cut at their step limit
         self.last_hit_max_steps: list[int] = []
 
@@ -200,7 +202,7 @@ class Tacotron2(Tacotron2Inference):
             memory, pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
             draws.pick(generator, restore.argsort().tolist()), prenet_dropout, limits,
         )
-        mel_postnet = sharpen(out.mel + self.postnet(out.mel), c.fine_structure_gain)
+        mel_postnet = refine(out.mel + self.postnet(out.mel), c.fine_structure_gain, self.postfilter)
         extra = ids.size(1) - width
         mel_lengths = out.mel_lengths[restore]
         r = c.n_frames_per_step

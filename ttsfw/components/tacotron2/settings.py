@@ -38,4 +38,5 @@ class Tacotron2Settings:
     max_frames_per_symbol: Optional[float] = MISSING
     frame_budget_base: float = MISSING
     fine_structure_gain: float = MISSING
+    postfilter: Optional[str] = MISSING
     cuda_graph_steps: int = MISSING

@@ -17,7 +17,7 @@ from ... import draws
 from ...draws import Generators
 from ...stages import MelChunk
 from .budget import cut_rows, step_limits
-from .sharpen import sharpen
+from .postfilter import refine
 
 if TYPE_CHECKING:
     from .model import Tacotron2, Tacotron2Config
@@ -42,7 +42,9 @@ def stream_mels(
         memory.float(), pad_mask, c.max_decoder_steps, c.gate_threshold, c.early_stopping,
         draws.pick(generator, restore.argsort().tolist()), decoder.prenet.dropout, limits,
     )
-    yield from postnet_chunks(steps, model.postnet, decoder.steps_to_frames, c, restore, limits, lookahead)
+    yield from postnet_chunks(
+        steps, model.postnet, decoder.steps_to_frames, c, restore, limits, lookahead, model.postfilter
+    )
 
 
 @torch.inference_mode()
@@ -54,12 +56,14 @@ def postnet_chunks(
     restore: torch.Tensor,
     limits: torch.Tensor,
     lookahead: int = 0,
+    postfilter: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[MelChunk]:
     """A decoder's steps, as `Decoder.steps` yields them -> MelChunks of postnet frames, rows
     put back in the caller's order by `restore`. `postnet`: mel -> its residual, with
     ``context_frames``; `steps_to_frames`: (T_steps, B, n_mel * r) -> (B, n_mel, T_steps * r);
     `config` gives r, the step limit and early stopping, `limits` (B,) each sorted row's limit
-    in steps (budget.py), `lookahead` the consumer's (`AcousticModel.stream_mels`). (The
+    in steps (budget.py), `lookahead` the consumer's (`AcousticModel.stream_mels`), `postfilter`
+    the learned one (frame-local, postfilter.py) or None. (The
     runtime=onnxruntime model streams through it too.)
 
     With early stopping, a row whose gate fires gets its last frames at once, in a chunk of its
@@ -80,7 +84,7 @@ def postnet_chunks(
         """Postnet frames [emitted, ready) of `rows`, from the frames decoded so far."""
         start = max(0, emitted - context)
         window = decoded[rows, :, start : min(frames, ready + context)]
-        return sharpen(window + postnet(window), gain)[:, :, emitted - start : ready - start]
+        return refine(window + postnet(window), gain, postfilter)[:, :, emitted - start : ready - start]
 
     while True:
         with torch.autocast(device.type, enabled=False):  # the decoder runs in float32, as in infer
