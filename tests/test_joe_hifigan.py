@@ -129,11 +129,14 @@ def test_joe_hifigan_is_the_shipped_tacotron2_with_the_universal_generator():
         "english", "tacotron2", "hifigan_v1", "none")
     assert (cfg.acoustic.checkpoint, cfg.vocoder.checkpoint, cfg.max_chars) == (
         "ttsfw_joe", "hifigan_v1_universal", 70)
-    assert voice_line(cfg, choices) == "ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x2) + hifigan_v1 hifigan_v1_universal"
+    assert voice_line(cfg, choices) == "ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (postfilter ttsfw_joe_postfilter) + hifigan_v1 hifigan_v1_universal"
     other, choices = compose_config(["voice=joe_hifigan", "vocoder.checkpoint=hifigan_v1_ljspeech"])
     assert voice_line(other, choices).endswith("+ hifigan_v1 hifigan_v1_ljspeech")  # what speaks, as chosen
     other, choices = compose_config(["voice=joe_hifigan", "acoustic.fine_structure_gain=1.5"])
-    assert voice_line(other, choices).startswith("ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x1.5) +")
+    assert voice_line(other, choices).startswith(
+        "ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x1.5, postfilter ttsfw_joe_postfilter) +")
+    other, choices = compose_config(["voice=joe_hifigan", "acoustic.postfilter=null"])
+    assert voice_line(other, choices).startswith("ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe + hifigan_v1")
 
 
 def test_without_the_plugin_joe_hifigan_says_what_to_install(monkeypatch):

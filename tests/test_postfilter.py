@@ -86,6 +86,13 @@ def test_a_postfilter_for_other_mels_or_not_a_postfilter_is_a_clear_error(tmp_pa
         load_postfilter(tmp_path / "other.pt")
 
 
+def test_the_shipped_voice_s_postfilter_is_in_the_package_and_changes_its_mels():
+    model = Pipeline.from_overrides(["voice=joe", "acoustic.postfilter=ttsfw_joe_postfilter"]).acoustic
+    mel = torch.randn(1, 80, 6) - 5.0
+    with torch.no_grad():
+        assert (model.postfilter(mel) - mel).abs().mean() > 1e-2  # trained: not the identity
+
+
 def write_corpus(folder, count: int = 3):
     """`count` one-second wavs of a voiced glide (a pitch track and harmonics) and a filelist."""
     (folder / "wavs").mkdir(parents=True)

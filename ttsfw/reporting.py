@@ -30,9 +30,9 @@ def versions() -> dict[str, Any]:
 def voice_line(cfg: Any, choices: dict[str, str]) -> str:
     """The one line a synthesis job prints first, naming what speaks: the voice option and
     the stages it came to (a stage chosen on the command line shows as chosen), e.g.
-    ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (fine structure x2) + hifigan_v1
-    hifigan_v1_universal`` (the acoustic model's postfilters in brackets: `fine_structure_gain`
-    other than 1, a learned `postfilter`)."""
+    ``ttsfw: voice: joe_hifigan = tacotron2 ttsfw_joe (postfilter ttsfw_joe_postfilter) +
+    hifigan_v1 hifigan_v1_universal`` (the acoustic model's postfilters in brackets:
+    `fine_structure_gain` other than 1, a learned `postfilter`)."""
 
     def stage(group: str) -> str:
         checkpoint = cfg[group].get("checkpoint")
