@@ -130,3 +130,18 @@ def test_training_refuses_a_corpus_of_clips_too_short_to_crop(tmp_path):
     (folder / "train.txt").write_text("wavs/a.wav|Short.\n")
     with pytest.raises(SystemExit, match="no training utterance is 64 frames long or more"):
         train_postfilter(["--train", str(folder / "train.txt"), "--run-dir", str(tmp_path / "run")])
+
+
+def test_the_pairs_cache_is_made_again_for_other_weights(tmp_path):
+    from ttsfw.components.tacotron2.load import load_tacotron2
+    from ttsfw.train.postfilter import teacher_forced_pairs
+    from ttsfw.voices import shipped_path
+
+    filelist = write_corpus(tmp_path / "corpus", count=2)
+    model = load_tacotron2(shipped_path("ttsfw_joe"))
+    first = teacher_forced_pairs(model, filelist, "joe")
+    assert all(torch.equal(a, b) for a, b in zip(first, teacher_forced_pairs(model, filelist, "joe")))
+    with torch.no_grad():
+        model.postnet.convolutions[-1][0].conv.bias.add_(0.5)  # other weights: other model mels
+    again = teacher_forced_pairs(model, filelist, "joe")
+    assert not torch.equal(again[0][0], first[0][0]) and torch.equal(again[0][1], first[0][1])

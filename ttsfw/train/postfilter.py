@@ -62,11 +62,13 @@ class Discriminator(nn.Module):
 
 def teacher_forced_pairs(model: Tacotron2, filelist: Path, voice: str, batch_size: int = 16) -> list[torch.Tensor]:
     """Each utterance of `filelist` -> (2, n_mel, T) uint8: the model's teacher-forced mel and
-    the corpus mel, quantised as the training mel cache is; cached as `<filelist>.pairs.pt`."""
+    the corpus mel, quantised as the training mel cache is; cached as `<filelist>.pairs.pt`,
+    made again when the voice or its weights (a checksum of them) differ."""
     cache = filelist.with_suffix(".pairs.pt")
+    made_by = {"voice": voice, "weights": float(sum(p.double().sum() for p in model.parameters()))}
     if cache.is_file():
         stored = torch.load(cache, weights_only=True)
-        if stored.get("voice") == voice:
+        if stored.get("made_by") == made_by:
             return stored["pairs"]
     cfg = compose_config([f"voice={voice}"])[0]
     frontend = get_registry().build("frontend", cfg.frontend, BuildContext())
@@ -80,7 +82,7 @@ def teacher_forced_pairs(model: Tacotron2, filelist: Path, voice: str, batch_siz
                 pair = torch.stack((out.mel_postnet[row, :, :frames], batch.mels[row, :, :frames]))
                 pairs.append(quantise(pair))
     partial = cache.with_name(cache.name + ".part")
-    torch.save({"voice": voice, "pairs": pairs}, partial)
+    torch.save({"made_by": made_by, "pairs": pairs}, partial)
     partial.replace(cache)
     return pairs
 
