@@ -77,8 +77,8 @@ def test_sigterm_finishes_the_stream_in_flight_and_refuses_new_requests():
                 refused = httpx.get(f"{base}/health").status_code
             except httpx.ConnectError:
                 refused = "connection refused"
-            except httpx.RemoteProtocolError:  # accepted just as uvicorn stopped listening: it closes
-                refused = "closed unanswered"  # idle connections without an answer (CI saw it once)
+            except (httpx.RemoteProtocolError, httpx.ReadError):  # accepted just as uvicorn stopped
+                refused = "closed unanswered"  # listening: it closes or resets idle connections unanswered
             received += sum(len(chunk) for chunk in chunks)  # the stream ends whole (else httpx raises)
         assert refused in (503, "connection refused", "closed unanswered")
         assert received == 2 * (2 * 40 * 256 + round(0.2 * 22050))  # two sentences of 40 frames, the pause
