@@ -30,6 +30,7 @@ from ..config import compose_config
 from ..errors import ConfigError
 from ..plugins import get_registry
 from ..registry import BuildContext
+from ..stages import Frontend
 from ..weights.load import load_checkpoint
 from ..weights.store import resolve_checkpoint
 from .data import collate, dequantise, load_examples, quantise
@@ -60,7 +61,9 @@ class Discriminator(nn.Module):
         return self.score(hidden), features
 
 
-def teacher_forced_pairs(model: Tacotron2, filelist: Path, voice: str, batch_size: int = 16) -> list[torch.Tensor]:
+def teacher_forced_pairs(
+    model: Tacotron2, frontend: Frontend, filelist: Path, voice: str, batch_size: int = 16
+) -> list[torch.Tensor]:
     """Each utterance of `filelist` -> (2, n_mel, T) uint8: the model's teacher-forced mel and
     the corpus mel, quantised as the training mel cache is; cached as `<filelist>.pairs.pt`,
     made again when the voice or its weights (a checksum of them) differ."""
@@ -70,8 +73,6 @@ def teacher_forced_pairs(model: Tacotron2, filelist: Path, voice: str, batch_siz
         stored = torch.load(cache, weights_only=True)
         if stored.get("made_by") == made_by:
             return stored["pairs"]
-    cfg = compose_config([f"voice={voice}"])[0]
-    frontend = get_registry().build("frontend", cfg.frontend, BuildContext())
     examples = load_examples(filelist, frontend, MelSpectrogram(n_mel_channels=model.n_mel_channels))
     pairs = []
     with torch.no_grad():
@@ -107,8 +108,13 @@ class PostfilterTrainer:
         self.args, self.run_dir = args, Path(args.run_dir)
         cfg = compose_config([f"voice={args.voice}"])[0]
         model = load_tacotron2(resolve_checkpoint(cfg.acoustic.checkpoint))
-        self.pairs = [p for f in args.train for p in teacher_forced_pairs(model, Path(f), args.voice)]
-        self.val = teacher_forced_pairs(model, Path(args.val), args.voice) if args.val else []
+        frontend = get_registry().build("frontend", cfg.frontend, BuildContext())
+
+        def pairs(filelist: str) -> list[torch.Tensor]:
+            return teacher_forced_pairs(model, frontend, Path(filelist), args.voice)
+
+        self.pairs = [pair for filelist in args.train for pair in pairs(filelist)]
+        self.val = pairs(args.val) if args.val else []
         if not any(p.shape[-1] >= CROP_FRAMES for p in self.pairs):
             raise ConfigError(f"no training utterance is {CROP_FRAMES} frames long or more")
         torch.manual_seed(args.seed)

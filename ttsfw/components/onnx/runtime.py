@@ -102,7 +102,7 @@ def check_postfilter(node: Any, exported: bool, directory: Path) -> None:
         raise ConfigError(
             f"the export in {directory} has {has}, but acoustic.postfilter={wanted}: export "
             f"again with the postfilter wanted, or set acoustic.postfilter "
-            f"{'to it' if exported else '= null'}"
+            f"{'to the one exported' if exported else '= null'}"
         )
 
 

@@ -117,8 +117,9 @@ def step_example(model: Tacotron2, batch: int = 2, time: int = 7) -> dict[str, t
 
 
 def export_tacotron2(model: Tacotron2, directory: Path, opset: int) -> dict[str, Any]:
-    """Write the three graphs of `model` (fp32), and its learned postfilter's if it has one, into `directory`; return their manifest entries
-    (file, inputs and outputs with shapes and dynamic axes) and the model's decoding facts."""
+    """Write the three graphs of `model` (fp32), and its learned postfilter's if it has one, into
+    `directory`; return their manifest entries (file, inputs and outputs with shapes and dynamic
+    axes) and the model's decoding facts."""
     model = model.float().eval()
     c = model.config
     batch, time, frames = {0: "batch"}, {0: "batch", 1: "time_in"}, {0: "batch", 2: "time_out"}
